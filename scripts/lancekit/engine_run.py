@@ -1,0 +1,43 @@
+"""Glue between the pure stages and the vLLM adapter: one engine per process, every request of
+a call in one batched `chat` (grouped only by the number of samples asked for)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+
+def open_engine(model: str, vcfg: dict, seed: int):
+    """Load the model once with vLLM (imported here: only the vllm environment has it)."""
+    from .vllm_engine import VLLMEngine
+
+    t0 = time.time()
+    engine = VLLMEngine(model, seed=seed, dtype=vcfg["dtype"], max_model_len=vcfg["max_model_len"],
+                        tensor_parallel_size=vcfg["tensor_parallel_size"],
+                        gpu_memory_utilization=vcfg["gpu_memory_utilization"],
+                        extra=vcfg.get("extra") or None)
+    print(f"engine ready in {time.time() - t0:.1f} s", flush=True)
+    return engine
+
+
+def run_requests(engine, requests: list[dict], sampling: dict, max_tokens: int, desc: str) -> list[list[dict]]:
+    """Completions (as dicts) for every request, in request order."""
+    out: list[list[dict] | None] = [None] * len(requests)
+    by_n: dict[int, list[int]] = {}
+    for i, r in enumerate(requests):
+        by_n.setdefault(r["n"], []).append(i)
+    for n, idx in sorted(by_n.items()):
+        if not idx:
+            continue
+        t0 = time.time()
+        results = engine.chat([requests[i]["messages"] for i in idx], n=n,
+                              temperature=sampling["temperature"], top_p=sampling["top_p"],
+                              max_tokens=max_tokens, seeds=[requests[i]["seed"] for i in idx], desc=desc)
+        toks = 0
+        for i, comps in zip(idx, results, strict=True):
+            out[i] = [asdict(c) for c in comps]
+            toks += sum(c.num_tokens for c in comps)
+        dt = time.time() - t0
+        print(f"{desc}: {len(idx)} prompts x {n} samples, {toks} tokens in {dt:.1f} s "
+              f"({toks / max(dt, 1e-9):.0f} tok/s)", flush=True)
+    return out  # type: ignore[return-value]

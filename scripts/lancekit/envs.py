@@ -1,0 +1,116 @@
+"""One pinned virtual environment per engine, created on demand (standard library only).
+
+Each engine's pins live in one file, ``envs/<name>.txt``; an optional
+``envs/<name>.post-deploy.sh`` runs once after the install (Snakemake's conda integration runs
+the same file when ``--sdm conda`` is used with ``envs/<name>.yaml``). The environment lives in
+``$LANCE_ENV_DIR/<name>-<hash>`` (default ``~/.cache/lance/envs``), where the hash covers both
+files and the Python version: edit a pin and a new environment is built beside the old one.
+
+A finished environment holds a ``.lance-ready`` stamp; a half-built one (killed install) has no
+stamp and is rebuilt from scratch. A file lock keeps two jobs from building the same one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ENGINES = ("main", "vllm", "llamafactory", "opencompass")
+READY = ".lance-ready"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def has_nvidia_gpu() -> bool:
+    """True when `nvidia-smi -L` lists at least one GPU."""
+    if not shutil.which("nvidia-smi"):
+        return False
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def env_name(engine: str) -> str:
+    """Name of the pin file for an engine: vLLM has a CPU and a CUDA flavour."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    if engine != "vllm":
+        return engine
+    flavour = os.environ.get("LANCE_VLLM_FLAVOUR") or ("cuda" if has_nvidia_gpu() else "cpu")
+    if flavour not in ("cpu", "cuda"):
+        raise ValueError(f"LANCE_VLLM_FLAVOUR must be cpu or cuda, not {flavour!r}")
+    return f"vllm-{flavour}"
+
+
+def spec_files(name: str, repo: Path = REPO) -> list[Path]:
+    """The files that define an environment: its pins and, if present, its post-deploy script."""
+    req = repo / "envs" / f"{name}.txt"
+    if not req.is_file():
+        raise FileNotFoundError(f"no pin file {req}")
+    post = repo / "envs" / f"{name}.post-deploy.sh"
+    return [req, post] if post.is_file() else [req]
+
+
+def env_root() -> Path:
+    return Path(os.environ.get("LANCE_ENV_DIR") or Path.home() / ".cache" / "lance" / "envs")
+
+
+def env_path(engine: str, repo: Path = REPO) -> Path:
+    """Where the environment of `engine` lives (whether or not it exists yet)."""
+    name = env_name(engine)
+    digest = hashlib.sha256(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    for f in spec_files(name, repo):
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return env_root() / f"{name}-{digest.hexdigest()[:10]}"
+
+
+def python_of(engine: str, repo: Path = REPO) -> Path:
+    return env_path(engine, repo) / "bin" / "python"
+
+
+def is_ready(engine: str, repo: Path = REPO) -> bool:
+    return (env_path(engine, repo) / READY).is_file()
+
+
+def _run(argv: list[str], env: dict | None = None) -> None:
+    print("+ " + " ".join(argv), flush=True)
+    subprocess.run(argv, check=True, env=env)
+
+
+def ensure(engine: str, repo: Path = REPO) -> Path:
+    """Build the environment of `engine` unless it is ready; return its python."""
+    path = env_path(engine, repo)
+    if (path / READY).is_file():
+        return path / "bin" / "python"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (path / READY).is_file():  # built by another job while we waited
+            return path / "bin" / "python"
+        if path.exists():
+            print(f"removing half-built environment {path}", flush=True)
+            shutil.rmtree(path)
+        name = env_name(engine)
+        files = spec_files(name, repo)
+        t0 = time.time()
+        print(f"building the {engine} environment ({name}) in {path}; this takes minutes once",
+              flush=True)
+        _run([sys.executable, "-m", "venv", str(path)])
+        py = str(path / "bin" / "python")
+        _run([py, "-m", "pip", "install", "--upgrade", "pip"])
+        _run([py, "-m", "pip", "install", "-r", str(files[0])])
+        if len(files) > 1:
+            env = dict(os.environ, PATH=f"{path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                       VIRTUAL_ENV=str(path))
+            _run(["bash", str(files[1])], env=env)
+        (path / READY).write_text(f"built in {time.time() - t0:.0f} s from "
+                                  + ", ".join(str(f.relative_to(repo)) for f in files) + "\n")
+        print(f"{engine} environment ready in {time.time() - t0:.0f} s", flush=True)
+    return path / "bin" / "python"

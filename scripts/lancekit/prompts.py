@@ -1,0 +1,84 @@
+"""Prompt building and answer parsing. Templates are text files (config/prompts/*.txt).
+
+A template names its slots as ``{prompt}`` and ``{response}``; only those exact slots are
+filled, so braces elsewhere in a template (code, JSON) are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SLOTS = ("prompt", "response")
+
+
+@dataclass(frozen=True)
+class Prompts:
+    system: str
+    review: str
+    new_instruction: str
+    negative: str
+
+    @classmethod
+    def load(cls, paths: dict[str, str]) -> "Prompts":
+        texts = {}
+        for key in ("system", "review", "new_instruction", "negative"):
+            path = Path(paths[key])
+            if not path.is_file():
+                raise FileNotFoundError(f"prompt template '{key}' not found: {path} (config prompts.{key})")
+            texts[key] = path.read_text(encoding="utf-8").strip()
+        for key, need in (("review", SLOTS), ("new_instruction", ("prompt",)), ("negative", SLOTS)):
+            for slot in need:
+                if "{" + slot + "}" not in texts[key]:
+                    raise ValueError(f"prompt template '{key}' ({paths[key]}) lacks the slot {{{slot}}}")
+        return cls(**texts)
+
+
+def fill(template: str, **values: str) -> str:
+    for key, val in values.items():
+        template = template.replace("{" + key + "}", val)
+    return template
+
+
+def _chat(system: str, user: str) -> list[dict]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def review_messages(p: Prompts, prompt: str, response: str) -> list[dict]:
+    return _chat(p.system, fill(p.review, prompt=prompt, response=response))
+
+
+def new_instruction_messages(p: Prompts, prompt: str) -> list[dict]:
+    return _chat(p.system, fill(p.new_instruction, prompt=prompt))
+
+
+def negative_messages(p: Prompts, prompt: str, response: str) -> list[dict]:
+    return _chat(p.system, fill(p.negative, prompt=prompt, response=response))
+
+
+def answer_messages(p: Prompts, instruction: str) -> list[dict]:
+    return _chat(p.system, instruction)
+
+
+_FINAL = re.compile(r"\**\s*final\s+answer\s*\**\s*:\s*\**", re.IGNORECASE)
+# where a model that runs on past its answer starts a new few-shot block
+_RUN_ON = re.compile(r"\n\s*(?:#{2,}|Task:|Question:|Thinking:|Good answer:)", re.IGNORECASE)
+
+
+def parse_final_answer(text: str) -> str | None:
+    """The text after the last ``Final Answer:`` (bold variants too), or None when absent/empty.
+
+    A continuation that opens a new few-shot block (``### ...``, ``Task:`` ...) is cut off.
+    """
+    if not text:
+        return None
+    matches = list(_FINAL.finditer(text))
+    if not matches:
+        return None
+    answer = text[matches[-1].end():]
+    cut = _RUN_ON.search(answer)
+    if cut:
+        answer = answer[:cut.start()]
+    answer = answer.strip().strip("*").strip()
+    return answer or None

@@ -1,0 +1,26 @@
+"""Create the pinned environment(s) of one or more engines if missing; print their pythons.
+
+    python3 scripts/setup_env.py main vllm llamafactory opencompass
+    python3 scripts/setup_env.py --print-path vllm
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lancekit import envs  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("engines", nargs="+", choices=envs.ENGINES)
+    ap.add_argument("--print-path", action="store_true",
+                    help="only print where the environment lives; build nothing")
+    args = ap.parse_args()
+    for engine in args.engines:
+        print(envs.python_of(engine) if args.print_path else envs.ensure(engine))
+
+
+if __name__ == "__main__":
+    main()

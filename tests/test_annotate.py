@@ -1,0 +1,64 @@
+from lancekit.annotate import cumulative, next_seed, select_dpo, select_sft
+
+
+def rec(id_, score, branch="low", parent="s1", prompt="Some instruction text", response="Some response text", it=1):
+    return {"id": id_, "prompt": prompt, "response": response, "review": {"score": score},
+            "lineage": {"iteration": it, "parent_id": parent, "root_id": "r-" + parent, "branch": branch}}
+
+
+def test_sft_threshold_is_strict_and_needs_a_score():
+    items = [rec("a", 8.0), rec("b", 8.0001), rec("c", None), rec("d", 9.0, prompt="short"),
+             rec("e", 9.5, branch="high"), rec("f", 10.0)]
+    out, left = select_sft(items, 8.0, 5, "SYS")
+    assert [o["id"] for o in out] == ["b", "f"]
+    assert left == {"no_score": 1, "score_not_above_threshold": 1, "too_short": 1}
+    assert out[0] == {"instruction": "Some instruction text", "input": "", "output": "Some response text",
+                      "system": "SYS", "id": "b", "root_id": "r-s1", "parent_id": "s1", "iteration": 1}
+
+
+def seed(id_, score):
+    return {"id": id_, "prompt": "Q " + id_, "response": "original " + id_, "review": {"score": score},
+            "lineage": {"iteration": 0, "parent_id": None, "root_id": id_}}
+
+
+def neg(id_, parent, score):
+    return rec(id_, score, branch="high", parent=parent, prompt="Q " + parent, response="neg " + id_)
+
+
+def test_dpo_gap_exactly_two_is_no_pair_and_negative_can_be_chosen():
+    s = seed("s1", 9.0)
+    negs = [neg("n1", "s1", 7.0), neg("n2", "s1", 4.0), neg("n3", "s1", 6.0), neg("n4", "s1", None)]
+    pairs = select_dpo([s], negs, 2.0)
+    # rejected = n2 (4.0); chosen: n1 (7.0, gap 3), s1 (9.0, gap 5); n3 (gap exactly 2.0) no pair
+    assert [(p["chosen"]["value"], p["rejected"]["value"]) for p in pairs] == [
+        ("neg n1", "neg n2"), ("original s1", "neg n2")]
+    assert pairs[0]["conversations"] == [{"from": "human", "value": "Q s1"}]
+    assert pairs[0]["chosen_score"] == 7.0 and pairs[0]["rejected_score"] == 4.0
+
+
+def test_dpo_rounded_thirds_gap_is_exactly_two():
+    pairs = select_dpo([seed("s1", 8.3333)], [neg("n1", "s1", 6.3333)], 2.0)
+    assert pairs == []
+
+
+def test_dpo_original_can_be_rejected_and_no_candidates():
+    pairs = select_dpo([seed("s1", 7.5)], [neg("n1", "s1", 10.0)], 2.0)
+    assert [(p["chosen"]["value"], p["rejected"]["value"]) for p in pairs] == [("neg n1", "original s1")]
+    assert select_dpo([seed("s2", 9.0)], [neg("n1", "s2", None)], 2.0) == []
+    # up to 4 pairs per prompt
+    negs = [neg(f"n{i}", "s3", 9.0 + i * 0.1) for i in range(4)]
+    assert len(select_dpo([seed("s3", 1.0)], negs, 2.0)) == 4
+
+
+def test_cumulative_union_shuffled_reproducibly():
+    prev = [{"id": "a", "v": 1}, {"id": "b", "v": 1}]
+    new = [{"id": "b", "v": 2}, {"id": "c", "v": 2}]
+    one, two = cumulative(new, prev, 5), cumulative(new, prev, 5)
+    assert one == two and sorted(r["id"] for r in one) == ["a", "b", "c"]
+    assert [r for r in one if r["id"] == "b"][0]["v"] == 2
+
+
+def test_next_seed_is_new_items_plus_base():
+    new = [rec("x", 9.0), rec("y", None)]
+    base = [seed("s1", 6.0), seed("s2", 8.0)]
+    assert [r["id"] for r in next_seed(new, base)] == ["x", "y", "s1", "s2"]

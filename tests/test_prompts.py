@@ -1,0 +1,39 @@
+from conftest import ROOT
+
+from lancekit import prompts
+from lancekit.prompts import Prompts, parse_final_answer
+
+DEFAULT = {k: str(ROOT / f"config/prompts/{k}.txt") for k in ("system", "review", "new_instruction", "negative")}
+
+
+def test_templates_load_and_fill_only_their_slots():
+    p = Prompts.load(DEFAULT)
+    msgs = prompts.review_messages(p, "What is {x}?", "It is {y}.")
+    assert msgs[0] == {"role": "system", "content": p.system}
+    assert "What is {x}?" in msgs[1]["content"] and "It is {y}." in msgs[1]["content"]
+    assert "{prompt}" not in msgs[1]["content"] and "score: N" in msgs[1]["content"]
+    neg = prompts.negative_messages(p, "Q?", "Good.")[1]["content"]
+    assert neg.rstrip().endswith("Question: Q?\nGood answer: Good.\nThinking:")
+    assert prompts.new_instruction_messages(p, "T")[1]["content"].count("### Example") == 3
+
+
+def test_template_without_slot_is_rejected(tmp_path):
+    bad = tmp_path / "review.txt"
+    bad.write_text("judge this")
+    try:
+        Prompts.load({**DEFAULT, "review": str(bad)})
+    except ValueError as e:
+        assert "review" in str(e) and "{prompt}" in str(e)
+    else:
+        raise AssertionError("a template without its slots must be rejected")
+
+
+def test_parse_final_answer_variants():
+    assert parse_final_answer("Thinking: x\nFinal Answer: Write a poem about rain.") == "Write a poem about rain."
+    assert parse_final_answer("**Final Answer:** Do X.") == "Do X."
+    assert parse_final_answer("final answer: a\nFinal Answer: b") == "b"
+    assert parse_final_answer("Final Answer: Do Y.\n\n### Example 4\nTask: more") == "Do Y."
+    assert parse_final_answer("Final Answer: line one\nline two") == "line one\nline two"
+    assert parse_final_answer("no marker here") is None
+    assert parse_final_answer("Final Answer:   ") is None
+    assert parse_final_answer("") is None

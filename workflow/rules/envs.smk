@@ -1,0 +1,23 @@
+# The engines' pinned virtual environments, built on first use (see scripts/lancekit/envs.py).
+# Under `--sdm conda` the rules use envs/*.yaml instead and nothing here runs.
+
+
+localrules:
+    setup_env,
+
+
+rule setup_env:
+    output:
+        envs.env_root().as_posix() + "/{envdir}/" + envs.READY,
+    params:
+        engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e)),
+    log:
+        "logs/envs/{envdir}.log",
+    shell:
+        "{MAIN_PY:q} scripts/setup_env.py {params.engine:q} 2>&1 | tee {log:q}"
+
+
+rule envs:
+    """Build every engine environment now (`./lance envs`)."""
+    input:
+        [envs.env_path(e) / envs.READY for e in ("vllm", "llamafactory", "opencompass")],
