@@ -80,8 +80,9 @@ def is_ready(engine: str, repo: Path = REPO) -> bool:
 
 
 def _run(argv: list[str], env: dict | None = None) -> None:
-    print("+ " + " ".join(argv), flush=True)
-    subprocess.run(argv, check=True, env=env)
+    """Run a set-up command; its output goes to stderr so stdout carries only the result."""
+    print("+ " + " ".join(argv), file=sys.stderr, flush=True)
+    subprocess.run(argv, check=True, env=env, stdout=sys.stderr)
 
 
 def ensure(engine: str, repo: Path = REPO) -> Path:
@@ -95,13 +96,13 @@ def ensure(engine: str, repo: Path = REPO) -> Path:
         if (path / READY).is_file():  # built by another job while we waited
             return path / "bin" / "python"
         if path.exists():
-            print(f"removing half-built environment {path}", flush=True)
+            print(f"removing half-built environment {path}", file=sys.stderr, flush=True)
             shutil.rmtree(path)
         name = env_name(engine)
         files = spec_files(name, repo)
         t0 = time.time()
         print(f"building the {engine} environment ({name}) in {path}; this takes minutes once",
-              flush=True)
+              file=sys.stderr, flush=True)
         _run([sys.executable, "-m", "venv", str(path)])
         py = str(path / "bin" / "python")
         _run([py, "-m", "pip", "install", "--upgrade", "pip"])
@@ -112,5 +113,5 @@ def ensure(engine: str, repo: Path = REPO) -> Path:
             _run(["bash", str(files[1])], env=env)
         (path / READY).write_text(f"built in {time.time() - t0:.0f} s from "
                                   + ", ".join(str(f.relative_to(repo)) for f in files) + "\n")
-        print(f"{engine} environment ready in {time.time() - t0:.0f} s", flush=True)
+        print(f"{engine} environment ready in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     return path / "bin" / "python"

@@ -6,7 +6,7 @@ rule annotate:
         unpack(get_prev_sets),
         reviewed_seed="results/iter{t}/reviewed_seed.json",
         reviewed_new="results/iter{t}/reviewed_new.json",
-        system=config["prompts"]["system"],
+        system=repo_path(config["prompts"]["system"]),
     output:
         sft="results/iter{t}/sft.json",
         dpo="results/iter{t}/dpo.json",
@@ -22,7 +22,7 @@ rule annotate:
     benchmark:
         "results/benchmarks/iter{t}/annotate.tsv"
     shell:
-        "{MAIN_PY:q} scripts/annotate.py --params {params.p:q} --iteration {wildcards.t}"
+        "{MAIN_PY:q} {SCRIPTS:q}/annotate.py --params {params.p:q} --iteration {wildcards.t}"
         " --reviewed-seed {input.reviewed_seed:q} --reviewed-new {input.reviewed_new:q}"
         " --prev-sft {input.prev_sft:q} --prev-dpo {input.prev_dpo:q} --system-prompt {input.system:q}"
         " --sft {output.sft:q} --dpo {output.dpo:q} --new-sft {output.new_sft:q}"

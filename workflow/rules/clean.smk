@@ -15,5 +15,5 @@ rule clean:
     benchmark:
         "results/benchmarks/iter{t}/clean.tsv"
     shell:
-        "{MAIN_PY:q} scripts/clean.py --params {params.p:q} --input {input.raw:q}"
+        "{MAIN_PY:q} {SCRIPTS:q}/clean.py --params {params.p:q} --input {input.raw:q}"
         " --out {output.cleaned:q} --drops {output.drops:q} --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -10,7 +10,8 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 validate(config, "../../config/config.schema.yaml")
 
 REPO = Path(workflow.basedir).parent
-sys.path.insert(0, str(REPO / "scripts"))
+SCRIPTS = str(REPO / "scripts")
+sys.path.insert(0, SCRIPTS)
 from lancekit import envs  # noqa: E402
 
 if config["env_dir"]:
@@ -118,8 +119,15 @@ def get_prev_sets(wildcards):
     return {"prev_sft": f"results/iter{t - 1}/sft.json", "prev_dpo": f"results/iter{t - 1}/dpo.json"}
 
 
+def repo_path(path):
+    """A configured path: as given when it exists (absolute, or from the working directory),
+    else relative to the repository (the shipped seed, prompts and templates)."""
+    p = Path(path).expanduser()
+    return str(p.resolve()) if p.is_absolute() or p.exists() else str(REPO / p)
+
+
 def prompt_paths():
-    return {k: str(Path(v).resolve()) for k, v in config["prompts"].items()}
+    return {k: repo_path(v) for k, v in config["prompts"].items()}
 
 
 def engine_params(max_tokens):

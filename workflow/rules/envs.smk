@@ -14,7 +14,7 @@ rule setup_env:
     log:
         "logs/envs/{envdir}.log",
     shell:
-        "{MAIN_PY:q} scripts/setup_env.py {params.engine:q} 2>&1 | tee {log:q}"
+        "{MAIN_PY:q} {SCRIPTS:q}/setup_env.py {params.engine:q} 2>&1 | tee {log:q}"
 
 
 rule envs:

@@ -25,6 +25,6 @@ rule generate:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} scripts/generate.py --params {params.p:q} --input {input.reviewed:q}"
+        "{params.py:q} {SCRIPTS:q}/generate.py --params {params.p:q} --input {input.reviewed:q}"
         " --model {params.model:q} --iteration {wildcards.t} --out {output.raw:q}"
         " --stats {output.stats:q} 2>&1 | tee {log:q}"

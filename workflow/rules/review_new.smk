@@ -25,6 +25,6 @@ rule review_new:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} scripts/review.py --stage review_new --params {params.p:q}"
+        "{params.py:q} {SCRIPTS:q}/review.py --stage review_new --params {params.p:q}"
         " --input {input.cleaned:q} --model {params.model:q} --out {output.reviewed:q}"
         " --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -32,6 +32,6 @@ rule review_seed:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} scripts/review.py --stage review_seed --params {params.p:q}"
+        "{params.py:q} {SCRIPTS:q}/review.py --stage review_seed --params {params.p:q}"
         " --input {input.seed:q} --model {params.model:q} --out {output.reviewed:q}"
         " --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -3,8 +3,8 @@
 
 rule prepare_seed:
     input:
-        seed=config["seed"]["path"],
-        system=config["prompts"]["system"],
+        seed=repo_path(config["seed"]["path"]),
+        system=repo_path(config["prompts"]["system"]),
     output:
         seed="results/iter0/seed.json",
         sft="results/iter0/sft.json",
@@ -15,6 +15,6 @@ rule prepare_seed:
     log:
         "logs/iter0/prepare_seed.log",
     shell:
-        "{MAIN_PY:q} scripts/prepare_seed.py --params {params.p:q} --seed-file {input.seed:q}"
+        "{MAIN_PY:q} {SCRIPTS:q}/prepare_seed.py --params {params.p:q} --seed-file {input.seed:q}"
         " --system-prompt {input.system:q} --seed {output.seed:q} --sft {output.sft:q}"
         " --dpo {output.dpo:q} --stats {output.stats:q} 2>&1 | tee {log:q}"
