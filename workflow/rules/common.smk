@@ -85,16 +85,16 @@ def get_base_model_input():
 
 
 def get_model(t):
-    """M_t. M_0 is the SFT of the base model on Seed_0 (or the base model when train.m0 is off)."""
+    """M_t. M_0 is the SFT model of iteration 0: the base model trained on Seed_0 (or the base
+    model itself when train.m0 is off)."""
     t = int(t)
-    if t == 0 and not config["train"]["m0"]:
-        return get_base_model()
+    if t == 0:
+        return "results/iter0/sft_model" if config["train"]["m0"] else get_base_model()
     return f"results/iter{t}/model"
 
 
 def get_model_input(t):
-    t = int(t)
-    if t == 0 and not config["train"]["m0"]:
+    if int(t) == 0 and not config["train"]["m0"]:
         return get_base_model_input()
     return [get_model(t)]
 
@@ -150,4 +150,4 @@ def get_data_targets(t):
 
 
 def get_final_targets():
-    return [p for t in range(1, config["iters"] + 1) for p in get_data_targets(t)]
+    return ["results/report/report.md"]

@@ -1,0 +1,408 @@
+"""OpenCompass eval configs and summaries, as plain Python (no OpenCompass import here).
+
+- `BENCHMARKS`: the benchmark registry. Two embedded benchmarks that ship with the project and
+  run offline (`arith`: number answers, `lance_mc`: A-D multiple choice) and the paper's
+  OpenCompass benchmarks (gsm8k, math, mmlu, arc_c, hellaswag, truthfulqa, bbh, humaneval, ceval,
+  cmmlu), each with the dataset-config module of `opencompass==0.5.4`, the data it reads and the
+  summary row that holds its score.
+- `resolve_benchmarks` / `check_benchmark_data`: turn a request (names, or dicts with a path) into
+  dataset specs and fail early, with the fix, when data are missing.
+- `render_eval_config`: the config text for `opencompass <config.py> -w <work_dir>`.
+- `parse_summary_csv` / `require_scores`: read `<work_dir>/<ts>/summary/summary_<ts>.csv` and
+  fail loudly on missing rows (OpenCompass exits 0 even when a task failed).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pprint
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MC_PATH = REPO_ROOT / "data" / "benchmarks" / "lance_mc.jsonl"
+MODEL_CLASS = "lancekit.oc_model.LanceHFChatModel"
+NUMBER_POSTPROCESS = "lancekit.oc_eval_utils.last_number_postprocess"
+
+NUMBER_PROMPT = (
+    "Solve the following math word problem. Think step by step, then give the final answer as a "
+    "single number on the last line, in the form 'The answer is N.'\n\n"
+    "Question: {question}"
+)
+MC_PROMPT = (
+    "Answer the following multiple-choice question. Reply with the letter of the correct option "
+    "(A, B, C or D) in the form 'The answer is X.'\n\n"
+    "Question: {question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}"
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "max_out_len": 256,       # new tokens per answer
+    "max_seq_len": 2048,      # prompt + answer, tokens
+    "batch_size": 8,
+    "num_gpus": 0,            # 0 on CPU (OpenCompass asserts otherwise), 1 on one GPU
+    "max_num_workers": 1,     # parallel OpenCompass tasks; each loads its own model copy
+    "limit": None,            # first N items of every dataset (tests); None = all
+    "dtype": "float32",       # float32 on CPU; bfloat16/float16 on GPU
+    "generation_kwargs": {"do_sample": False},  # greedy
+}
+
+STAGE_HINT = (
+    "stage it by running OpenCompass once with the same benchmark on a machine with internet "
+    "access and COMPASS_DATA_CACHE set (it downloads and unpacks the archive into "
+    "$COMPASS_DATA_CACHE/data/), then copy that folder to the same place here"
+)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    kind: str  # "number" | "mc" (embedded jsonl) | "opencompass" (built-in dataset config)
+    description: str = ""
+    # built-in OpenCompass benchmarks
+    module: str = ""                 # dataset config module, imported inside read_base()
+    variable: str = ""               # list of dataset dicts it defines
+    data: tuple[str, ...] = ()       # paths relative to $COMPASS_DATA_CACHE that must exist
+    summary_row: str = ""            # `dataset` column of the summary CSV holding the score
+    summary_groups: tuple[str, str] | None = None  # (module, variable) defining summary_row
+    dataset_prefix: str = ""         # dataset abbrs (for item counts) start with this
+    requires: str = ""               # what else it needs offline (packages, caches)
+
+    @property
+    def row(self) -> str:
+        return self.summary_row or self.name
+
+
+def _oc(name, module, variable, data, summary_row, description, *, groups=None, prefix="", requires=""):
+    return Benchmark(name=name, kind="opencompass", description=description,
+                     module=f"opencompass.configs.datasets.{module}", variable=variable,
+                     data=tuple(data), summary_row=summary_row,
+                     summary_groups=(f"opencompass.configs.summarizers.groups.{groups}",
+                                     f"{groups}_summary_groups") if groups else None,
+                     dataset_prefix=prefix or summary_row, requires=requires)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "arith": Benchmark("arith", "number", "arithmetic word problems (lancekit.arith_bench), "
+                       "exact match on the last number"),
+    "lance_mc": Benchmark("lance_mc", "mc", "general-knowledge multiple choice A-D "
+                          "(data/benchmarks/lance_mc.jsonl), exact match on the letter"),
+    # The paper's set: module names as shipped in opencompass==0.5.4 (`<x>_gen` aliases).
+    "gsm8k": _oc("gsm8k", "gsm8k.gsm8k_gen", "gsm8k_datasets", ["data/gsm8k"], "gsm8k",
+                 "GSM8K test, 4-shot CoT (gsm8k_gen_1d7fe4)"),
+    "math": _oc("math", "math.math_gen", "math_datasets", ["data/math"], "math",
+                "MATH test (math_gen_a58d9d, MATHVerifyEvaluator)",
+                requires="python packages math-verify + latex2sympy2_extended (in envs/opencompass.txt)"),
+    "mmlu": _oc("mmlu", "mmlu.mmlu_gen", "mmlu_datasets", ["data/mmlu"], "mmlu",
+                "MMLU 57 subjects, 0-shot (mmlu_openai_simple_evals_gen_b618ea)",
+                groups="mmlu", prefix="lukaemon_mmlu_"),
+    "arc_c": _oc("arc_c", "ARC_c.ARC_c_gen", "ARC_c_datasets",
+                 ["data/ARC/ARC-c/ARC-Challenge-Dev.jsonl"], "ARC-c",
+                 "ARC-Challenge dev (ARC_c_gen_1e0de5)"),
+    "hellaswag": _oc("hellaswag", "hellaswag.hellaswag_gen", "hellaswag_datasets",
+                     ["data/hellaswag"], "hellaswag", "HellaSwag val, 10-shot (hellaswag_10shot_gen_e42710)"),
+    "truthfulqa": _oc("truthfulqa", "truthfulqa.truthfulqa_gen", "truthfulqa_datasets", [],
+                      "truthful_qa", "TruthfulQA generation, BLEU (truthfulqa_gen_5ddc62)",
+                      requires="HF datasets cache of `truthful_qa`/generation under $HF_HOME "
+                               "(loaded with datasets.load_dataset, not from COMPASS_DATA_CACHE) and the "
+                               "`evaluate` metric `bleu` cached under $HF_HOME"),
+    "bbh": _oc("bbh", "bbh.bbh_gen", "bbh_datasets", ["data/BBH/data"], "bbh",
+               "BIG-Bench Hard 27 tasks, 3-shot CoT (bbh_gen_ee62e9)", groups="bbh", prefix="bbh-"),
+    "humaneval": _oc("humaneval", "humaneval.humaneval_gen", "humaneval_datasets",
+                     ["data/humaneval/human-eval-v2-20210705.jsonl"], "openai_humaneval",
+                     "HumanEval pass@1 (humaneval_openai_sample_evals_gen_dcae0e)",
+                     requires="OpenAI's `human_eval` package with code execution enabled "
+                              "(not in envs/opencompass.txt)"),
+    "ceval": _oc("ceval", "ceval.ceval_gen", "ceval_datasets", ["data/ceval/formal_ceval"], "ceval",
+                 "C-Eval val, 52 subjects (ceval_gen_5f30c7)", groups="ceval", prefix="ceval-"),
+    "cmmlu": _oc("cmmlu", "cmmlu.cmmlu_gen", "cmmlu_datasets", ["data/cmmlu"], "cmmlu",
+                 "CMMLU 67 subjects, 0-shot CoT (cmmlu_0shot_cot_gen_305931)", groups="cmmlu",
+                 prefix="cmmlu-"),
+}
+PAPER_BENCHMARKS = ("gsm8k", "math", "mmlu", "arc_c", "hellaswag", "truthfulqa", "bbh",
+                    "humaneval", "ceval", "cmmlu")
+
+
+class BenchmarkError(ValueError):
+    """A benchmark request that cannot run (unknown name, missing data)."""
+
+
+class MissingBenchmarksError(RuntimeError):
+    """Benchmarks that have no score in OpenCompass's summary."""
+
+    def __init__(self, missing: list[str], csv_path: str | os.PathLike, present: list[str]):
+        self.missing = list(missing)
+        super().__init__(
+            f"OpenCompass produced no score for: {', '.join(missing)} (summary {csv_path}; rows with "
+            f"a score: {', '.join(present) or 'none'}). A task failed: see the logs under "
+            f"{Path(csv_path).parent.parent / 'logs'}")
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+def resolve_benchmarks(request: list, *, default_paths: dict[str, str] | None = None) -> list[dict]:
+    """Turn ["arith", {"name": "lance_mc", "path": ...}, "gsm8k"] into dataset specs.
+
+    Each spec is {"name", "kind", "path" (absolute, embedded kinds only)}. Embedded benchmarks
+    take their file from the request, else from `default_paths`, else (lance_mc) the repository's
+    data/benchmarks/lance_mc.jsonl. Any registry name may be renamed with {"name": new,
+    "benchmark": registered} (e.g. two arith files).
+    """
+    if isinstance(request, (str, dict)):
+        request = [request]
+    default_paths = dict(default_paths or {})
+    default_paths.setdefault("lance_mc", str(DEFAULT_MC_PATH))
+    specs, seen = [], set()
+    for item in request:
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item:
+            raise BenchmarkError(f"benchmark request {item!r}: expected a name or a dict with 'name'")
+        name = str(item["name"])
+        registered = str(item.get("benchmark", name))
+        if registered not in BENCHMARKS:
+            raise BenchmarkError(f"unknown benchmark {registered!r}; known: {', '.join(BENCHMARKS)}")
+        if name in seen:
+            raise BenchmarkError(f"benchmark {name!r} requested twice")
+        seen.add(name)
+        bench = BENCHMARKS[registered]
+        spec = {"name": name, "kind": bench.kind, "benchmark": registered}
+        if bench.kind in ("number", "mc"):
+            path = item.get("path") or default_paths.get(name) or default_paths.get(registered)
+            if not path:
+                raise BenchmarkError(f"benchmark {name} needs a 'path' to its jsonl file")
+            spec["path"] = os.path.abspath(os.fspath(path))
+        elif name != registered:
+            raise BenchmarkError(f"built-in benchmark {registered} cannot be renamed (its summary "
+                                 f"row is fixed by OpenCompass)")
+        specs.append(spec)
+    return specs
+
+
+def check_benchmark_data(specs: list[dict], compass_data_cache: str | None) -> list[str]:
+    """Problems that would make OpenCompass try to download or crash; [] when all is in place."""
+    problems = []
+    for spec in specs:
+        bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
+        if bench.kind in ("number", "mc"):
+            if not os.path.isfile(spec["path"]):
+                problems.append(f"benchmark {spec['name']} needs {spec['path']} (not found)")
+            continue
+        if bench.data and not compass_data_cache:
+            problems.append(f"benchmark {bench.name} needs $COMPASS_DATA_CACHE/{bench.data[0]} but "
+                            f"COMPASS_DATA_CACHE is not set; set it to the folder that holds data/")
+            continue
+        for rel in bench.data:
+            full = os.path.join(compass_data_cache, rel)
+            if not os.path.exists(full):
+                problems.append(f"benchmark {bench.name} needs $COMPASS_DATA_CACHE/{rel}/ "
+                                f"({full} not found); {STAGE_HINT}")
+        if bench.requires and not bench.data:
+            problems.append(f"benchmark {bench.name} cannot be checked offline; it needs: {bench.requires}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _test_range(limit) -> str | None:
+    if limit is None:
+        return None
+    limit = int(limit)
+    if limit <= 0:
+        raise BenchmarkError(f"limit must be a positive number of items, got {limit}")
+    return f"[0:{limit}]"
+
+
+def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
+    reader = {"input_columns": ["question"], "output_column": "answer"}
+    if spec["kind"] == "mc":
+        reader["input_columns"] = ["question", "A", "B", "C", "D"]
+        prompt = "__PROMPT_MC__"
+        eval_cfg = {"evaluator": {"type": "opencompass.openicl.icl_evaluator.AccEvaluator"},
+                    "pred_postprocessor": {"type": "opencompass.utils.text_postprocessors.first_option_postprocess",
+                                           "options": "ABCD"}}
+    else:
+        prompt = "__PROMPT_NUMBER__"
+        eval_cfg = {"evaluator": {"type": "opencompass.datasets.gsm8k.Gsm8kEvaluator"},
+                    "pred_postprocessor": {"type": NUMBER_POSTPROCESS}}
+    if test_range:
+        reader["test_range"] = test_range
+    return {
+        "abbr": spec["name"],
+        "type": "opencompass.datasets.custom.CustomDataset",
+        "path": spec["path"],
+        "reader_cfg": reader,
+        "infer_cfg": {
+            "prompt_template": {"type": "opencompass.openicl.icl_prompt_template.PromptTemplate",
+                                "template": {"round": [{"role": "HUMAN", "prompt": prompt}]}},
+            "retriever": {"type": "opencompass.openicl.icl_retriever.ZeroRetriever"},
+            "inferencer": {"type": "opencompass.openicl.icl_inferencer.GenInferencer"},
+        },
+        "eval_cfg": eval_cfg,
+    }
+
+
+def merged_settings(settings: dict | None) -> dict:
+    unknown = set(settings or {}) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise BenchmarkError(f"unknown eval settings: {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(DEFAULT_SETTINGS)}")
+    out = dict(DEFAULT_SETTINGS)
+    out.update({k: v for k, v in (settings or {}).items()})
+    return out
+
+
+def _assign(name: str, value) -> str:
+    """`name = <Python literal>`, wrapped by pprint and indented under the opening bracket."""
+    prefix = f"{name} = "
+    text = pprint.pformat(value, width=110 - len(prefix), sort_dicts=False)
+    return prefix + text.replace("\n", "\n" + " " * len(prefix))
+
+
+def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], settings: dict) -> str:
+    """Python config text for `opencompass <file> -w <work_dir>`.
+
+    `datasets` are specs from `resolve_benchmarks` ({"name", "kind", "path"?}). Types are dotted
+    import paths (strings), so the text has no imports except the built-in dataset configs.
+    """
+    if not datasets:
+        raise BenchmarkError("no benchmarks to evaluate")
+    s = merged_settings(settings)
+    test_range = _test_range(s["limit"])
+    model = {
+        "type": MODEL_CLASS,
+        "abbr": model_abbr,
+        "path": os.path.abspath(os.fspath(model_path)),
+        "model_kwargs": {"torch_dtype": s["dtype"]},
+        "tokenizer_kwargs": {},
+        "max_out_len": int(s["max_out_len"]),
+        "max_seq_len": int(s["max_seq_len"]),
+        "batch_size": int(s["batch_size"]),
+        "generation_kwargs": dict(s["generation_kwargs"]),
+        "run_cfg": {"num_gpus": int(s["num_gpus"])},
+    }
+    lines = [
+        "# Generated by lancekit.oc_config.render_eval_config; do not edit by hand.",
+        f"# Run: opencompass <this file> -w <work_dir> --max-num-workers {int(s['max_num_workers'])}",
+        "# Needs scripts/ on PYTHONPATH (model class and postprocessor are imported by dotted path).",
+    ]
+    builtins = [BENCHMARKS[d.get("benchmark", d["name"])] for d in datasets if d["kind"] == "opencompass"]
+    groups = [b.summary_groups for b in builtins if b.summary_groups]
+    if builtins:
+        lines += ["from mmengine.config import read_base", "", "with read_base():"]
+        lines += [f"    from {b.module} import {b.variable}" for b in builtins]
+        lines += [f"    from {mod} import {var}" for mod, var in groups]
+    kinds = {d["kind"] for d in datasets}
+    lines.append("")
+    if "number" in kinds:
+        lines.append(f"prompt_number = {NUMBER_PROMPT!r}")
+    if "mc" in kinds:
+        lines.append(f"prompt_mc = {MC_PROMPT!r}")
+    lines += ["", _assign("models", [model]), ""]
+    parts = []
+    for spec in datasets:
+        if spec["kind"] == "opencompass":
+            var = BENCHMARKS[spec.get("benchmark", spec["name"])].variable
+            if test_range:
+                lines.append(f"bench_{spec['name']} = [dict(d, reader_cfg=dict(d['reader_cfg'], "
+                             f"test_range={test_range!r})) for d in {var}]")
+            else:
+                lines.append(f"bench_{spec['name']} = list({var})")
+        else:
+            text = _assign(f"bench_{spec['name']}", [_embedded_dataset(spec, test_range)])
+            lines.append(text.replace("'__PROMPT_NUMBER__'", "prompt_number").replace("'__PROMPT_MC__'", "prompt_mc"))
+        parts.append(f"*bench_{spec['name']}")
+        lines.append("")
+    lines.append("datasets = [" + ", ".join(parts) + "]")
+    if groups:
+        lines += ["", "summarizer = dict(summary_groups=" + " + ".join(var for _, var in groups) + ")"]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def parse_summary_rows(path: str | os.PathLike) -> list[dict]:
+    """Rows of OpenCompass's summary CSV: [{"dataset", "version", "metric", "mode", "scores": {model: str}}]."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ValueError(f"{path}: empty summary CSV") from None
+        fixed = ["dataset", "version", "metric", "mode"]
+        if [h.strip() for h in header[:4]] != fixed or len(header) < 5:
+            raise ValueError(f"{path}: unexpected summary header {header}; expected "
+                             f"{fixed + ['<model abbr>', '...']}")
+        models = header[4:]
+        rows = []
+        for raw in reader:
+            if not raw or not raw[0].strip():
+                continue
+            raw = raw + [""] * (len(header) - len(raw))
+            rows.append({"dataset": raw[0], "version": raw[1], "metric": raw[2], "mode": raw[3],
+                         "scores": dict(zip(models, raw[4:]))})
+        return rows
+
+
+def _to_score(text: str) -> float | None:
+    text = (text or "").strip()
+    if text in ("", "-"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_summary_csv(path: str | os.PathLike, model_abbr: str | None = None) -> dict[str, float | None]:
+    """{dataset row: score or None} for one model ('-' or blank = missing).
+
+    `model_abbr` picks the model column (default: the only one). A dataset with several metric
+    rows keeps the first under its name; every row is also under "<dataset>/<metric>".
+    """
+    rows = parse_summary_rows(path)
+    with open(path, newline="", encoding="utf-8") as f:
+        models = next(csv.reader(f))[4:]
+    if model_abbr is None:
+        if len(models) != 1:
+            raise ValueError(f"{path}: several model columns {models}; name one")
+        model_abbr = models[0]
+    elif model_abbr not in models:
+        raise ValueError(f"{path}: no column for model {model_abbr!r} (columns: {models})")
+    out: dict[str, float | None] = {}
+    for row in rows:
+        score = _to_score(row["scores"].get(model_abbr, ""))
+        out.setdefault(row["dataset"], score)
+        out[f"{row['dataset']}/{row['metric']}"] = score
+    return out
+
+
+def require_scores(parsed: dict[str, float | None], benchmarks: list[str],
+                   csv_path: str | os.PathLike = "summary.csv") -> dict[str, float]:
+    """{benchmark: score}; raises MissingBenchmarksError naming every benchmark without a score."""
+    scores, missing = {}, []
+    for name in benchmarks:
+        row = BENCHMARKS[name].row if name in BENCHMARKS and BENCHMARKS[name].kind == "opencompass" else name
+        value = parsed.get(row)
+        if value is None:
+            missing.append(name)
+        else:
+            scores[name] = value
+    if missing:
+        present = [k for k, v in parsed.items() if v is not None and "/" not in k]
+        raise MissingBenchmarksError(missing, csv_path, present)
+    return scores
+
+
+def find_summary_csv(run_dir: str | os.PathLike) -> Path:
+    """The summary CSV of one timestamped OpenCompass run folder."""
+    run_dir = Path(run_dir)
+    found = sorted((run_dir / "summary").glob("summary_*.csv"))
+    if not found:
+        raise FileNotFoundError(f"no summary CSV under {run_dir / 'summary'}: OpenCompass did not "
+                                f"get to its summary step (see {run_dir / 'logs'})")
+    return found[-1]

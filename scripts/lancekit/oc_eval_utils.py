@@ -1,0 +1,48 @@
+"""Answer extraction for our OpenCompass datasets (pure Python, no OpenCompass import).
+
+mmengine config files cannot hold top-level `def`s, so the generated eval config names these
+functions by import path (`type='lancekit.oc_eval_utils.last_number_postprocess'`); OpenCompass's
+registry falls back to importing a dotted path it does not know.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A number as a model writes it: optional sign, thousands separators, optional decimals.
+_NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
+_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*\$?\s*(" + _NUMBER + r")", re.IGNORECASE)
+_ANY_NUMBER = re.compile(_NUMBER)
+
+
+def normalize_number(token: str) -> str:
+    """'1,200' -> '1200', '12.0' -> '12', '-3.50' -> '-3.5'; anything unparsable -> ''."""
+    token = token.replace(",", "").rstrip(".")
+    try:
+        value = float(token)
+    except ValueError:
+        return ""
+    if value == int(value):
+        return str(int(value))
+    return repr(value)
+
+
+def last_number_postprocess(text: str) -> str:
+    """The model's final numeric answer as a string ('' when it wrote no number).
+
+    The number after the last "the answer is" wins; without that phrase, the last number in the
+    text. Thousands separators are dropped and integral floats become integers, so '1,200.00'
+    compares equal to the reference 1200.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    marked = _ANSWER_IS.findall(text)
+    if marked:
+        return normalize_number(marked[-1])
+    numbers = _ANY_NUMBER.findall(text)
+    return normalize_number(numbers[-1]) if numbers else ""
+
+
+def number_reference_postprocess(text) -> str:
+    """Reference answers (ints in our jsonl) in the same normal form as the predictions."""
+    return normalize_number(str(text))

@@ -1,0 +1,38 @@
+"""OpenCompass chat model that runs with transformers 5 (imported only inside the opencompass env).
+
+`opencompass==0.5.4`'s `HuggingFacewithChatTemplate` (the class `--hf-type chat` uses, in
+opencompass/models/huggingface_above_v4_33.py) tokenizes prompt batches with
+`tokenizer.batch_encode_plus(...)`, which transformers 5 removed; calling the tokenizer itself
+takes the same arguments and returns the same BatchEncoding. Rather than edit site-packages, this
+subclass gives the loaded tokenizer instance that one method back and changes nothing else.
+
+The generated eval config refers to it by import path:
+    type='lancekit.oc_model.LanceHFChatModel'
+(mmengine's registry imports an unknown dotted name), so `scripts/` must be on PYTHONPATH of the
+opencompass process and of the task processes it spawns (scripts/evaluate.py sets it).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate
+
+
+def add_batch_encode_plus(tokenizer):
+    """Give a transformers-5 tokenizer the removed `batch_encode_plus` (an alias of __call__)."""
+    if not hasattr(tokenizer, "batch_encode_plus"):
+
+        def batch_encode_plus(batch_text_or_text_pairs, **kwargs):
+            return tokenizer(batch_text_or_text_pairs, **kwargs)
+
+        tokenizer.batch_encode_plus = batch_encode_plus
+    return tokenizer
+
+
+class LanceHFChatModel(HuggingFacewithChatTemplate):
+    """HuggingFacewithChatTemplate with the transformers-5 tokenizer shim; nothing else differs."""
+
+    def _load_tokenizer(self, path: Optional[str], kwargs: dict, pad_token_id: Optional[int] = None):
+        super()._load_tokenizer(path, kwargs, pad_token_id)
+        add_batch_encode_plus(self.tokenizer)

@@ -1,0 +1,135 @@
+"""report: one page a researcher reads in a minute: evaluation table and plot, data funnel,
+judge health, training loss, wall time per stage (results/report/)."""
+
+import csv
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from _cli import parser  # noqa: E402
+
+from lancekit import report as rp  # noqa: E402
+from lancekit.io import write_text_atomic  # noqa: E402
+
+STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
+
+
+def load(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def loss_curve(model_dir: Path) -> list[tuple[int, float]]:
+    log = model_dir / "trainer_log.jsonl"
+    if not log.is_file():
+        return []
+    pts = []
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if "loss" in rec and "current_steps" in rec:
+            pts.append((rec["current_steps"], rec["loss"]))
+    return pts
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--iters", type=int, required=True)
+    ap.add_argument("--out", required=True, help="report folder")
+    args = ap.parse_args()
+    res, out = Path(args.results), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = ["base"] + [f"iter{t}" for t in range(args.iters + 1)]
+
+    summaries = {r: s for r in runs if (s := load(res / r / "eval" / "summary.json"))}
+    stats = {t: {st: load(res / f"iter{t}" / "stats" / f"{st}.json") or {} for st in STAGES}
+             for t in range(1, args.iters + 1)}
+    bench = {}
+    for r in runs:
+        for tsv in sorted((res / "benchmarks" / r).glob("*.tsv")):
+            with open(tsv) as f:
+                row = next(csv.DictReader(f, delimiter="\t"))
+            bench.setdefault(r, {})[tsv.stem] = round(float(row["s"]), 1)
+
+    ev, fun, drops, jt, tt = (rp.eval_table(summaries) if summaries else None, rp.funnel_table(stats),
+                              rp.drop_table(stats), rp.judge_table(stats), rp.time_table(bench))
+
+    # plots
+    if ev is not None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        x = list(range(len(ev)))
+        for col in [c for c in ev.columns if c not in ("model", "Δmean vs M_0")]:
+            ax.plot(x, ev[col].to_list(), marker="o", lw=2.5 if col == "mean" else 1, label=col)
+        ax.set_xticks(x, ev["model"].to_list())
+        ax.set_ylabel("score")
+        ax.set_title("Benchmarks by iteration")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "eval.png", dpi=120)
+        plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
+        ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("records")
+    ax.set_title("Data funnel")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "funnel.png", dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for t in range(args.iters + 1):
+        for stage, d in (("SFT", res / f"iter{t}" / "sft_model"), ("DPO", res / f"iter{t}" / "model")):
+            pts = loss_curve(d)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"iter {t} {stage}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("Training loss")
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for t, s in stats.items():
+        for stage in ("review_seed", "review_new"):
+            h = s[stage].get("score_histogram")
+            if h and not s[stage].get("reused_scores"):
+                ax.plot(list(h), list(h.values()), marker=".", label=f"iter {t} {stage}")
+    ax.set_xlabel("score bin")
+    ax.set_ylabel("records")
+    ax.set_title("Judge score histogram ('none' = no valid vote)")
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "judge.png", dpi=120)
+    plt.close(fig)
+
+    skipped = []
+    for t in range(args.iters + 1):
+        for stage, d in (("SFT", "sft_model"), ("DPO", "model")):
+            info = load(res / f"iter{t}" / d / "lance_train.json")
+            if info and info.get("skipped"):
+                skipped.append(f"iteration {t} {stage}: skipped ({info.get('reason')})")
+
+    md = [f"# lance report: {args.iters} iteration(s)\n",
+          "## Evaluation\n", rp.to_markdown(ev) if ev is not None else "_no evaluation yet_\n",
+          "![evaluation](eval.png)\n",
+          "## Data funnel\n", rp.to_markdown(fun), "![funnel](funnel.png)\n",
+          "### Clean: drop reasons\n", rp.to_markdown(drops),
+          "## Judge health\n", rp.to_markdown(jt, 3), "![judge](judge.png)\n",
+          "## Training\n", ("\n".join(f"- {s}" for s in skipped) + "\n") if skipped else "",
+          "![loss](loss.png)\n",
+          "## Wall time per stage (s)\n", rp.to_markdown(tt, 1)]
+    write_text_atomic(out / "report.md", "\n".join(md))
+    if ev is not None:
+        ev.write_csv(out / "eval_table.csv")
+    fun.write_csv(out / "funnel.csv")
+    print((out / "report.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
