@@ -1,0 +1,35 @@
+from lancekit import report as rp
+from lancekit.contamination import overlaps
+
+
+def test_eval_table_rows_and_change_vs_m0():
+    s = {"base": {"scores": {"arith": 10.0, "mc": 30.0}, "mean": 20.0},
+         "iter0": {"scores": {"arith": 12.0, "mc": 30.0}, "mean": 21.0},
+         "iter1": {"scores": {"arith": 14.0, "mc": 31.0}, "mean": 22.5}}
+    df = rp.eval_table(s)
+    assert df["model"].to_list() == ["base", "M_0", "M_1"]
+    assert df["Δmean vs M_0"].to_list() == [-1.0, 0.0, 1.5]
+    md = rp.to_markdown(df)
+    assert md.splitlines()[0] == "| model | arith | mc | mean | Δmean vs M_0 |"
+    assert "| M_1 | 14.00 | 31.00 | 22.50 | 1.50 |" in md
+
+
+def test_funnel_and_drop_tables():
+    stats = {1: {"review_seed": {"records_in": 10, "split": {"low": 6, "high": 4}},
+                 "generate": {"instruction_samples": 24, "responses": 40, "negative_samples": 16},
+                 "clean": {"instructions_out": 9, "responses_out": 12, "negatives_out": 7,
+                           "drops": {"response": {"response_truncated": 3}, "group": {}}},
+                 "review_new": {"records_in": 19}, "annotate": {"sft_new": 2, "dpo_new": 1, "sft_total": 12,
+                                                                "dpo_total": 1, "next_seed": 29}}}
+    f = rp.funnel_table(stats)
+    assert f.row(0, named=True)["low"] == 6 and f.row(0, named=True)["SFT total"] == 12
+    d = rp.drop_table(stats)
+    assert d.rows() == [(1, "response", "response_truncated", 3)]
+
+
+def test_contamination_finds_copied_questions_only():
+    seed = ["A train leaves the station at 9 am travelling at 60 km per hour towards the coast. When?"]
+    qs = ["a train leaves the station at 9 am travelling at 60 km per hour towards the coast",
+          "How many apples are left if Tom eats two of his five apples?"]
+    hits = overlaps(qs, seed)
+    assert [h["item"] for h in hits] == [0] and hits[0]["seed"] == 0
