@@ -49,7 +49,7 @@ def fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def child_env(work_dir: Path) -> dict:
+def child_env(work_dir: Path, settings: dict) -> dict:
     """The environment for OpenCompass: offline, caches out of $HOME, our package importable."""
     env = dict(os.environ)
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
@@ -58,7 +58,21 @@ def child_env(work_dir: Path) -> dict:
     env.setdefault("HF_HOME", str(cache / "hf"))
     env.setdefault("XDG_CACHE_HOME", str(cache / "xdg"))
     env.setdefault("MPLCONFIGDIR", str(cache / "matplotlib"))
-    env["PYTHONPATH"] = os.pathsep.join([str(SCRIPTS)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    # Only `lancekit` goes on the path, through a folder holding a link to it: putting scripts/
+    # itself there lets scripts/evaluate.py shadow HF's `evaluate` package (AccEvaluator then
+    # fails with "module 'evaluate' has no attribute 'load'"), and likewise for train/report/...
+    pkg_dir = cache / "pythonpath"
+    pkg_dir.mkdir(parents=True, exist_ok=True)
+    link = pkg_dir / "lancekit"
+    if not (link.is_symlink() and link.resolve() == (SCRIPTS / "lancekit").resolve()):
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(SCRIPTS / "lancekit", target_is_directory=True)
+    env["PYTHONPATH"] = os.pathsep.join([str(pkg_dir)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                          if p and Path(p).resolve() != SCRIPTS])
+    if settings.get("num_threads"):
+        n = str(int(settings["num_threads"]))
+        env.update(OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
     return env
 
 
@@ -183,7 +197,7 @@ def main(argv=None) -> None:
     log(f"config {config_path}")
     log("running: " + " ".join(argv_oc))
 
-    env = child_env(work_dir)
+    env = child_env(work_dir, settings)
     before = {d.name for d in work_dir.iterdir()}
     log_path = work_dir / f"opencompass_{args.abbr}.log"
     run_dir = None

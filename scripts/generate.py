@@ -21,7 +21,7 @@ def main() -> None:
     prompts = Prompts.load(p["prompts"])
     low, high = stages.split(seeds, p["split_threshold"])
     first = stages.first_requests(low, high, prompts, p["generate"], p["seed"])
-    groups, tokens = [], {"samples": 0, "generated_tokens": 0, "truncated": 0}
+    groups, tokens = [], stages.token_stats([])
     if first:
         from lancekit.engine_run import open_engine, run_requests
 

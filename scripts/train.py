@@ -78,11 +78,12 @@ def load_settings(value: str) -> dict:
 
 
 def has_accelerator() -> bool:
-    try:
-        import torch
-    except Exception:
-        return False
-    return bool(torch.cuda.is_available())
+    """torch.cuda.is_available() of this env, asked in a child (keeps torch out of this process)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import torch; print(int(torch.cuda.is_available()))"],
+        capture_output=True, text=True,
+    )
+    return probe.returncode == 0 and probe.stdout.strip().endswith("1")
 
 
 def cli_path() -> str:

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_snakemake(workdir: Path, configfile: str, *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile"),
-            "--directory", str(workdir), "--configfile", str(ROOT / configfile),
+            "--directory", str(workdir), "--configfile", str(ROOT / "config/config.yaml"), str(ROOT / configfile),
             "--cores", "all", "--printshellcmds", *extra, *targets]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.run(argv, cwd=workdir, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

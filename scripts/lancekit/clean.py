@@ -54,7 +54,9 @@ class _Similarity:
 
 
 def _generation_reason(item: dict, what: str) -> str | None:
-    """Generation-time problems recorded in raw: truncation, no `Final Answer:`."""
+    """Generation-time problems recorded in raw: prompt too long, truncation, no `Final Answer:`."""
+    if item.get("finish_reason") == "prompt_too_long":
+        return f"{what}_prompt_too_long"
     if item.get("finish_reason") == "length":
         return f"{what}_truncated"
     if item.get("text") is None:

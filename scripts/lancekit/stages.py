@@ -26,7 +26,8 @@ def request_seed(base: int, *parts: str) -> int:
 def token_stats(completions: list[list[dict]]) -> dict:
     flat = [c for cs in completions for c in cs]
     return {"samples": len(flat), "generated_tokens": sum(c.get("num_tokens", 0) for c in flat),
-            "truncated": sum(1 for c in flat if c["finish_reason"] == "length")}
+            "truncated": sum(1 for c in flat if c["finish_reason"] == "length"),
+            "prompt_too_long": sum(1 for c in flat if c["finish_reason"] == "prompt_too_long")}
 
 
 # --- review (SPEC steps 1 and 5) ------------------------------------------------------------
@@ -129,7 +130,7 @@ def build_groups(low: list[dict], high: list[dict], completions: list[list[dict]
 
 
 def _answerable(ins: dict) -> bool:
-    return ins["text"] is not None and ins["finish_reason"] != "length"
+    return ins["text"] is not None and ins["finish_reason"] == "stop"
 
 
 def response_requests(groups: list[dict], p: prompts.Prompts, cfg: dict, seed: int) -> list[dict]:

@@ -101,6 +101,13 @@ class VLLMEngine:
 
         from vllm import LLM  # imported here: importing vLLM alone takes seconds
         self.llm = LLM(**kwargs)
+        self.max_model_len = self.llm.llm_engine.model_config.max_model_len
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def prompt_tokens(self, conversation: list[dict]) -> int:
+        """Length of a conversation once the chat template is applied."""
+        ids = self.tokenizer.apply_chat_template(conversation, tokenize=True, add_generation_prompt=True)
+        return len(ids["input_ids"] if isinstance(ids, dict) else ids)
 
     def chat(self, conversations: list[list[dict]], *, n: int, temperature: float, top_p: float,
              max_tokens: int, seeds: list[int], desc: str = "") -> list[list[Completion]]:
@@ -118,9 +125,17 @@ class VLLMEngine:
             return []
         if desc:
             print(f"{desc}: {len(conversations)} conversations x {n} samples", flush=True)
+        # vLLM rejects the whole batch when one prompt does not fit: answer those here instead
+        fits = [self.prompt_tokens(c) < self.max_model_len for c in conversations]
+        if not all(fits):
+            print(f"{fits.count(False)} prompt(s) longer than max_model_len={self.max_model_len}: "
+                  "skipped (finish_reason 'prompt_too_long')", flush=True)
+        idx = [i for i, ok in enumerate(fits) if ok]
         params = [SamplingParams(n=n, temperature=temperature, top_p=top_p,
-                                 max_tokens=max_tokens, seed=int(s)) for s in seeds]
-        outputs = self.llm.chat(conversations, params, use_tqdm=True)
-        return [[Completion(text=c.text, finish_reason=str(c.finish_reason),
-                            num_tokens=len(c.token_ids)) for c in out.outputs]
-                for out in outputs]
+                                 max_tokens=max_tokens, seed=int(seeds[i])) for i in idx]
+        outputs = self.llm.chat([conversations[i] for i in idx], params, use_tqdm=True) if idx else []
+        results = [[Completion("", "prompt_too_long", 0)] * n for _ in conversations]
+        for i, out in zip(idx, outputs):
+            results[i] = [Completion(text=c.text, finish_reason=str(c.finish_reason),
+                                     num_tokens=len(c.token_ids)) for c in out.outputs]
+        return results
