@@ -23,12 +23,13 @@ def main() -> None:
     else:
         from lancekit.engine_run import open_engine, run_requests
 
-        reqs = stages.review_requests(records, Prompts.load(p["prompts"]), p["samples"], p["seed"], args.stage)
+        prefix = p.get("response_prefix")
+        reqs = stages.review_requests(records, Prompts.load(p["prompts"]), p["samples"], p["seed"], args.stage, prefix)
         comps = []
         if reqs:
             engine = open_engine(args.model, p["vllm"], p["seed"])
             comps = run_requests(engine, reqs, p["sampling"], p["max_tokens"], args.stage)
-        records, stats = stages.apply_reviews(records, comps, args.stage, args.model, threshold)
+        records, stats = stages.apply_reviews(records, comps, args.stage, args.model, threshold, prefix)
     for r in records:
         r["lineage"] = {**r["lineage"], "stage": args.stage}
     stats["seconds"] = round(timer.done(), 1)

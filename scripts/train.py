@@ -22,6 +22,7 @@ Run with the llamafactory environment's python (envs/llamafactory.yaml):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -81,7 +82,7 @@ def has_accelerator() -> bool:
     """torch.cuda.is_available() of this env, asked in a child (keeps torch out of this process)."""
     probe = subprocess.run(
         [sys.executable, "-c", "import torch; print(int(torch.cuda.is_available()))"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=False,
     )
     return probe.returncode == 0 and probe.stdout.strip().endswith("1")
 
@@ -154,6 +155,19 @@ def read_trainer_log(path: Path) -> list[dict]:
             except json.JSONDecodeError:
                 pass
     return rows
+
+
+def dpo_metrics(model_dir: Path) -> dict:
+    """The last logged DPO metrics (trainer_log.jsonl only has loss and accuracy)."""
+    state = model_dir / "trainer_state.json"
+    if not state.exists():
+        return {}
+    history = json.loads(state.read_text(encoding="utf-8")).get("log_history", [])
+    logged = [h for h in history if "rewards/margins" in h]
+    if not logged:
+        return {}
+    keys = ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    return {k.replace("/", "_"): logged[-1][k] for k in keys if k in logged[-1]}
 
 
 def chat_template_of(model_dir: Path) -> str | None:
@@ -272,9 +286,8 @@ def train(args) -> dict:
     log_path = Path(args.log).resolve() if args.log else None
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab") if log_path else sys.stdout.buffer
     log_name = str(log_path) if log_path else "the output above"
-    try:
+    with open(log_path, "ab") if log_path else contextlib.nullcontext(sys.stdout.buffer) as log:
         run_streamed([cli, "train", str(work / "train.yaml")], log, work, "llamafactory-cli train", log_name)
         export_cfg = None
         if lora:
@@ -282,11 +295,8 @@ def train(args) -> dict:
             (work / "export.yaml").write_text(yaml.safe_dump(export_cfg, sort_keys=False, allow_unicode=True))
             run_streamed([cli, "export", str(work / "export.yaml")], log, work, "llamafactory-cli export", log_name)
             for name in os.listdir(train_out):  # trainer logs, plots, results of the adapter run
-                if name.startswith(("trainer_log", "training_", "train_results", "all_results")):
+                if name.startswith(("trainer_log", "trainer_state", "training_", "train_results", "all_results")):
                     shutil.copy2(train_out / name, work / "output" / name)
-    finally:
-        if log_path:
-            log.close()
 
     final = work / "output"
     info.update(check_model_dir(final, in_dir))
@@ -307,13 +317,8 @@ def train(args) -> dict:
         seconds=round(time.time() - t0, 1),
     )
     info["train_runtime"] = results.get("train_runtime")
-    if stage == "dpo":  # the last logged DPO metrics (trainer_log.jsonl only has loss/accuracy)
-        state = final / "trainer_state.json"
-        history = json.loads(state.read_text(encoding="utf-8")).get("log_history", []) if state.exists() else []
-        logged = [h for h in history if "rewards/margins" in h]
-        for key in ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected"):
-            if logged and key in logged[-1]:
-                info[key.replace("/", "_")] = logged[-1][key]
+    if stage == "dpo":
+        info.update(dpo_metrics(final))
     (final / "lance_train_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     publish(final, out, info)
     if not args.keep_work:

@@ -75,3 +75,12 @@ def test_pipeline_on_canned_text(tmp_path):
     # the next iteration reuses the stored scores
     _, again = stages.reuse_reviews(nxt, 7.0)
     assert again["reused_scores"] and again["records_in"] == len(nxt)
+
+
+def test_review_with_a_response_prefix():
+    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=2)
+    reqs = stages.review_requests(seeds, P, 1, 1, "review_seed", prefix="score:")
+    assert reqs[0]["messages"][-1] == {"role": "assistant", "content": "score:"}
+    out, stats = stages.apply_reviews(seeds, [[comp(" 7\nClear.")], [comp(" many")]], "review_seed", "m", 7.0, "score:")
+    assert out[0]["review"]["score"] == 7.0 and out[0]["review"]["texts"] == ["score: 7\nClear."]
+    assert out[1]["review"]["score"] is None and stats["votes_failed"] == 1

@@ -32,20 +32,28 @@ def token_stats(completions: list[list[dict]]) -> dict:
 
 # --- review (SPEC steps 1 and 5) ------------------------------------------------------------
 
-def review_requests(records: list[dict], p: prompts.Prompts, n: int, seed: int, stage: str) -> list[dict]:
-    return [{"key": r["id"], "messages": prompts.review_messages(p, r["prompt"], r["response"]),
-             "n": n, "seed": request_seed(seed, stage, r["id"])} for r in records]
+def review_requests(records: list[dict], p: prompts.Prompts, n: int, seed: int, stage: str,
+                    prefix: str | None = None) -> list[dict]:
+    """One judge request per record; with `prefix`, the judge's answer starts with it."""
+    reqs = []
+    for r in records:
+        msgs = prompts.review_messages(p, r["prompt"], r["response"])
+        if prefix:
+            msgs.append({"role": "assistant", "content": prefix})
+        reqs.append({"key": r["id"], "messages": msgs, "n": n, "seed": request_seed(seed, stage, r["id"])})
+    return reqs
 
 
 def apply_reviews(records: list[dict], completions: list[list[dict]], stage: str,
-                  judge_model: str, threshold: float | None = None) -> tuple[list[dict], dict]:
+                  judge_model: str, threshold: float | None = None,
+                  prefix: str | None = None) -> tuple[list[dict], dict]:
     """Attach a verdict to every record; stats with parse failures and the score histogram."""
     out = []
     for rec, comps in zip(records, completions, strict=True):
-        verdict = judge.aggregate([c["text"] for c in comps], [c["finish_reason"] for c in comps])
+        texts = [(prefix or "") + c["text"] for c in comps]
+        verdict = judge.aggregate(texts, [c["finish_reason"] for c in comps])
         rec = copy.deepcopy(rec)
-        rec["review"] = {**verdict.as_dict(), "judge": judge_model, "stage": stage,
-                         "texts": [c["text"] for c in comps]}
+        rec["review"] = {**verdict.as_dict(), "judge": judge_model, "stage": stage, "texts": texts}
         out.append(rec)
     return out, review_stats(out, threshold, token_stats(completions))
 

@@ -25,7 +25,8 @@ that SFT model, as LANCE prescribes.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 STAGES = ("sft", "dpo")
 FINETUNING_TYPES = ("full", "lora")

@@ -106,7 +106,9 @@ class VLLMEngine:
 
     def prompt_tokens(self, conversation: list[dict]) -> int:
         """Length of a conversation once the chat template is applied."""
-        ids = self.tokenizer.apply_chat_template(conversation, tokenize=True, add_generation_prompt=True)
+        cont = conversation[-1]["role"] == "assistant"
+        ids = self.tokenizer.apply_chat_template(conversation, tokenize=True, add_generation_prompt=not cont,
+                                                 continue_final_message=cont)
         return len(ids["input_ids"] if isinstance(ids, dict) else ids)
 
     def chat(self, conversations: list[list[dict]], *, n: int, temperature: float, top_p: float,
@@ -114,7 +116,8 @@ class VLLMEngine:
         """Sample `n` answers for every conversation, all in one batched vLLM call.
 
         `conversations` are lists of {"role", "content"} messages (the model's chat template is
-        applied, including its default system line); `seeds` gives one seed per conversation.
+        applied, including its default system line); a final assistant message is a prefix the
+        model continues. `seeds` gives one seed per conversation.
         Returns, in input order, one list of `n` Completions per conversation.
         """
         from vllm import SamplingParams
@@ -133,7 +136,12 @@ class VLLMEngine:
         idx = [i for i, ok in enumerate(fits) if ok]
         params = [SamplingParams(n=n, temperature=temperature, top_p=top_p,
                                  max_tokens=max_tokens, seed=int(seeds[i])) for i in idx]
-        outputs = self.llm.chat([conversations[i] for i in idx], params, use_tqdm=True) if idx else []
+        # a conversation that ends with an assistant message is continued (a response prefix)
+        cont = conversations[0][-1]["role"] == "assistant"
+        if any((c[-1]["role"] == "assistant") != cont for c in conversations):
+            raise ValueError("either every conversation of a call ends with an assistant prefix or none")
+        outputs = self.llm.chat([conversations[i] for i in idx], params, use_tqdm=True,
+                                add_generation_prompt=not cont, continue_final_message=cont) if idx else []
         results = [[Completion("", "prompt_too_long", 0)] * n for _ in conversations]
         for i, out in zip(idx, outputs):
             results[i] = [Completion(text=c.text, finish_reason=str(c.finish_reason),

@@ -12,7 +12,8 @@ rule review_new:
     params:
         py=engine_python("vllm"),
         model=get_generator,
-        p=as_json({**engine_params(config["review"]["max_tokens"]), "samples": config["review"]["samples"]}),
+        p=as_json({**engine_params(config["review"]["max_tokens"]), "samples": config["review"]["samples"],
+             "response_prefix": config["review"]["response_prefix"]}),
     threads: res("vllm", "threads", 8)
     resources:
         mem_mb=res("vllm", "mem_mb", 16000),

@@ -17,6 +17,7 @@ rule review_seed:
             {
                 **engine_params(config["review"]["max_tokens"]),
                 "samples": config["review"]["samples"],
+                "response_prefix": config["review"]["response_prefix"],
                 "rereview": int(wc.t) == 1 or config["review"]["rereview_seed"],
             }
         ),
