@@ -27,7 +27,8 @@ def main() -> None:
 
         engine = open_engine(args.model, p["vllm"], p["seed"])
         comps = run_requests(engine, first, p["sampling"], p["max_tokens"], "instructions+negatives")
-        groups = stages.build_groups(low, high, comps, args.iteration, args.model)
+        groups = stages.build_groups(low, high, comps, args.iteration, args.model,
+                                     p["generate"].get("response_prefix"))
         second = stages.response_requests(groups, prompts, p["generate"], p["seed"])
         comps2 = run_requests(engine, second, p["sampling"], p["max_tokens"], "responses") if second else []
         stages.attach_responses(groups, comps2, args.iteration)

@@ -84,3 +84,14 @@ def test_review_with_a_response_prefix():
     out, stats = stages.apply_reviews(seeds, [[comp(" 7\nClear.")], [comp(" many")]], "review_seed", "m", 7.0, "score:")
     assert out[0]["review"]["score"] == 7.0 and out[0]["review"]["texts"] == ["score: 7\nClear."]
     assert out[1]["review"]["score"] is None and stats["votes_failed"] == 1
+
+
+def test_generation_with_a_response_prefix():
+    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=1)
+    seeds[0]["review"] = {"score": 2.0}
+    reqs = stages.first_requests(seeds, [], P, {**GEN, "response_prefix": "Final Answer:"}, 1)
+    assert reqs[0]["messages"][-1] == {"role": "assistant", "content": "Final Answer:"}
+    groups = stages.build_groups(seeds, [], [[comp(" Plan a three-day trip to Rome on a budget"), comp("")]],
+                                 1, "m", "Final Answer:")
+    texts = [i["text"] for i in groups[0]["instructions"]]
+    assert texts == ["Plan a three-day trip to Rome on a budget", None]

@@ -99,19 +99,26 @@ def split(records: list[dict], threshold: float) -> tuple[list[dict], list[dict]
 
 
 def first_requests(low: list[dict], high: list[dict], p: prompts.Prompts, cfg: dict, seed: int) -> list[dict]:
-    """New-instruction requests for low seeds, then negative requests for high seeds."""
+    """New-instruction requests for low seeds, then negative requests for high seeds.
+
+    With ``cfg["response_prefix"]`` (e.g. "Final Answer:") the model's answer starts with it.
+    """
     reqs = [{"key": r["id"], "messages": prompts.new_instruction_messages(p, r["prompt"]),
              "n": cfg["instructions_per_seed"], "seed": request_seed(seed, "instruction", r["id"])}
             for r in low]
     reqs += [{"key": r["id"], "messages": prompts.negative_messages(p, r["prompt"], r["response"]),
               "n": cfg["negatives_per_seed"], "seed": request_seed(seed, "negative", r["id"])}
              for r in high]
+    if cfg.get("response_prefix"):
+        for r in reqs:
+            r["messages"].append({"role": "assistant", "content": cfg["response_prefix"]})
     return reqs
 
 
-def _sample(prefix: str, parent: str, k: int, comp: dict) -> dict:
-    return {"id": stable_id(prefix, parent, str(k)), "sample": k,
-            "text": prompts.parse_final_answer(comp["text"]), "raw": comp["text"],
+def _sample(id_prefix: str, parent: str, k: int, comp: dict, prefix: str) -> dict:
+    raw = prefix + comp["text"]
+    return {"id": stable_id(id_prefix, parent, str(k)), "sample": k,
+            "text": prompts.parse_final_answer(raw), "raw": raw,
             "finish_reason": comp["finish_reason"], "num_tokens": comp.get("num_tokens", 0)}
 
 
@@ -122,17 +129,18 @@ def _group(rec: dict, branch: str, iteration: int, generator: str) -> dict:
 
 
 def build_groups(low: list[dict], high: list[dict], completions: list[list[dict]],
-                 iteration: int, generator: str) -> list[dict]:
+                 iteration: int, generator: str, prefix: str | None = None) -> list[dict]:
     """One group per seed, holding every sample the model wrote (parsed or not)."""
+    prefix = prefix or ""
     groups = []
     for rec, comps in zip(low + high, completions, strict=True):
         branch = "low" if len(groups) < len(low) else "high"
         g = _group(rec, branch, iteration, generator)
         if branch == "low":
-            g["instructions"] = [dict(_sample(f"t{iteration}i", rec["id"], k, c), responses=[])
+            g["instructions"] = [dict(_sample(f"t{iteration}i", rec["id"], k, c, prefix), responses=[])
                                  for k, c in enumerate(comps)]
         else:
-            g["negatives"] = [_sample(f"t{iteration}n", rec["id"], k, c) for k, c in enumerate(comps)]
+            g["negatives"] = [_sample(f"t{iteration}n", rec["id"], k, c, prefix) for k, c in enumerate(comps)]
         groups.append(g)
     return groups
 
