@@ -3,6 +3,7 @@ judge health, training loss, wall time per stage (results/report/)."""
 
 import csv
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -33,6 +34,19 @@ def loss_curve(model_dir: Path) -> list[tuple[int, float]]:
     return pts
 
 
+@contextmanager
+def figure(path: Path, title: str, xlabel: str, ylabel: str):
+    """One small plot: the caller draws on the axes; labels, legend and saving happen here."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    yield ax
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--results", default="results")
@@ -58,55 +72,26 @@ def main() -> None:
 
     # plots
     if ev is not None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        x = list(range(len(ev)))
-        for col in [c for c in ev.columns if c not in ("model", "Δmean vs M_0")]:
-            ax.plot(x, ev[col].to_list(), marker="o", lw=2.5 if col == "mean" else 1, label=col)
-        ax.set_xticks(x, ev["model"].to_list())
-        ax.set_ylabel("score")
-        ax.set_title("Benchmarks by iteration")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "eval.png", dpi=120)
-        plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
-        ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("records")
-    ax.set_title("Data funnel")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "funnel.png", dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for t in range(args.iters + 1):
-        for stage, d in (("SFT", res / f"iter{t}" / "sft_model"), ("DPO", res / f"iter{t}" / "model")):
-            pts = loss_curve(d)
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"iter {t} {stage}")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title("Training loss")
-    if ax.lines:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "loss.png", dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for t, s in stats.items():
-        for stage in ("review_seed", "review_new"):
-            h = s[stage].get("score_histogram")
-            if h and not s[stage].get("reused_scores"):
-                ax.plot(list(h), list(h.values()), marker=".", label=f"iter {t} {stage}")
-    ax.set_xlabel("score bin")
-    ax.set_ylabel("records")
-    ax.set_title("Judge score histogram ('none' = no valid vote)")
-    if ax.lines:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "judge.png", dpi=120)
-    plt.close(fig)
+        with figure(out / "eval.png", "Benchmarks by iteration", "model", "score") as ax:
+            x = list(range(len(ev)))
+            for col in [c for c in ev.columns if c not in ("model", "Δmean vs M_0")]:
+                ax.plot(x, ev[col].to_list(), marker="o", lw=2.5 if col == "mean" else 1, label=col)
+            ax.set_xticks(x, ev["model"].to_list())
+    with figure(out / "funnel.png", "Data funnel", "iteration", "records") as ax:
+        for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
+            ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
+    with figure(out / "loss.png", "Training loss", "step", "loss") as ax:
+        for t in range(args.iters + 1):
+            for stage, d in (("SFT", res / f"iter{t}" / "sft_model"), ("DPO", res / f"iter{t}" / "model")):
+                pts = loss_curve(d)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"iter {t} {stage}")
+    with figure(out / "judge.png", "Judge score histogram ('none' = no valid vote)", "score bin", "records") as ax:
+        for t, s in stats.items():
+            for stage in ("review_seed", "review_new"):
+                h = s[stage].get("score_histogram")
+                if h and not s[stage].get("reused_scores"):
+                    ax.plot(list(h), list(h.values()), marker=".", label=f"iter {t} {stage}")
 
     skipped = []
     for t in range(args.iters + 1):
