@@ -95,3 +95,36 @@ def test_generation_with_a_response_prefix():
                                  1, "m", "Final Answer:")
     texts = [i["text"] for i in groups[0]["instructions"]]
     assert texts == ["Plan a three-day trip to Rome on a budget", None]
+
+
+def test_instruction_stop_reaches_only_instruction_requests():
+    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=3)
+    for s, score in zip(seeds, (2.0, 3.0, 9.0)):
+        s["review"] = {"score": score}
+    cfg = {**GEN, "response_prefix": "Final Answer:", "instruction_stop": ["\n"]}
+    reqs = stages.first_requests(seeds[:2], seeds[2:], P, cfg, 1)
+    assert [r.get("stop") for r in reqs] == [["\n"], ["\n"], None]
+    assert "stop" not in stages.first_requests(seeds[:2], [], P, GEN, 1)[0]
+
+
+def test_run_requests_batches_by_samples_and_stop_and_keeps_order():
+    from lancekit.engine_run import batches, run_requests
+
+    class Recorder:  # stands in for the vLLM adapter: records each batched call
+        def __init__(self):
+            self.calls = []
+
+        def chat(self, conversations, *, n, stop, seeds, **kw):
+            self.calls.append((len(conversations), n, stop))
+            from lancekit.vllm_engine import Completion
+            return [[Completion(f"{c[0]['content']}|{n}|{stop}", "stop", 1)] * n for c in conversations]
+
+    reqs = [{"messages": [{"role": "user", "content": "a"}], "n": 2, "seed": 1, "stop": ["\n"]},
+            {"messages": [{"role": "user", "content": "b"}], "n": 2, "seed": 2},
+            {"messages": [{"role": "user", "content": "c"}], "n": 2, "seed": 3, "stop": ["\n"]},
+            {"messages": [{"role": "user", "content": "d"}], "n": 1, "seed": 4}]
+    assert batches(reqs) == {(2, ("\n",)): [0, 2], (2, ()): [1], (1, ()): [3]}
+    eng = Recorder()
+    out = run_requests(eng, reqs, {"temperature": 0.7, "top_p": 0.9}, 16, "t")
+    assert sorted(eng.calls, key=str) == sorted([(2, 2, ["\n"]), (1, 2, None), (1, 1, None)], key=str)
+    assert [o[0]["text"] for o in out] == ["a|2|['\\n']", "b|2|None", "c|2|['\\n']", "d|1|None"]

@@ -1,5 +1,5 @@
 """Glue between the pure stages and the vLLM adapter: one engine per process, every request of
-a call in one batched `chat` (grouped only by the number of samples asked for)."""
+a call in one batched `chat` (grouped only by samples asked for and stop strings)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,23 @@ def open_engine(model: str, vcfg: dict, seed: int):
     return engine
 
 
+def batches(requests: list[dict]) -> dict[tuple[int, tuple[str, ...]], list[int]]:
+    """Request indices grouped by what one vLLM call shares: samples asked for and stop strings."""
+    out: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for i, r in enumerate(requests):
+        out.setdefault((r["n"], tuple(r.get("stop") or ())), []).append(i)
+    return out
+
+
 def run_requests(engine, requests: list[dict], sampling: dict, max_tokens: int, desc: str) -> list[list[dict]]:
     """Completions (as dicts) for every request, in request order."""
     out: list[list[dict] | None] = [None] * len(requests)
-    by_n: dict[int, list[int]] = {}
-    for i, r in enumerate(requests):
-        by_n.setdefault(r["n"], []).append(i)
-    for n, idx in sorted(by_n.items()):
-        if not idx:
-            continue
+    for (n, stop), idx in batches(requests).items():
         t0 = time.time()
         results = engine.chat([requests[i]["messages"] for i in idx], n=n,
                               temperature=sampling["temperature"], top_p=sampling["top_p"],
-                              max_tokens=max_tokens, seeds=[requests[i]["seed"] for i in idx], desc=desc)
+                              max_tokens=max_tokens, seeds=[requests[i]["seed"] for i in idx], desc=desc,
+                              stop=list(stop) or None)
         toks = 0
         for i, comps in zip(idx, results, strict=True):
             out[i] = [asdict(c) for c in comps]

@@ -101,10 +101,13 @@ def split(records: list[dict], threshold: float) -> tuple[list[dict], list[dict]
 def first_requests(low: list[dict], high: list[dict], p: prompts.Prompts, cfg: dict, seed: int) -> list[dict]:
     """New-instruction requests for low seeds, then negative requests for high seeds.
 
-    With ``cfg["response_prefix"]`` (e.g. "Final Answer:") the model's answer starts with it.
+    With ``cfg["response_prefix"]`` (e.g. "Final Answer:") the model's answer starts with it;
+    ``cfg["instruction_stop"]`` (e.g. a newline) ends the new-instruction answers.
     """
+    stop = list(cfg.get("instruction_stop") or [])
     reqs = [{"key": r["id"], "messages": prompts.new_instruction_messages(p, r["prompt"]),
-             "n": cfg["instructions_per_seed"], "seed": request_seed(seed, "instruction", r["id"])}
+             "n": cfg["instructions_per_seed"], "seed": request_seed(seed, "instruction", r["id"]),
+             **({"stop": stop} if stop else {})}
             for r in low]
     reqs += [{"key": r["id"], "messages": prompts.negative_messages(p, r["prompt"], r["response"]),
               "n": cfg["negatives_per_seed"], "seed": request_seed(seed, "negative", r["id"])}

@@ -112,12 +112,14 @@ class VLLMEngine:
         return len(ids["input_ids"] if isinstance(ids, dict) else ids)
 
     def chat(self, conversations: list[list[dict]], *, n: int, temperature: float, top_p: float,
-             max_tokens: int, seeds: list[int], desc: str = "") -> list[list[Completion]]:
+             max_tokens: int, seeds: list[int], desc: str = "",
+             stop: list[str] | None = None) -> list[list[Completion]]:
         """Sample `n` answers for every conversation, all in one batched vLLM call.
 
         `conversations` are lists of {"role", "content"} messages (the model's chat template is
         applied, including its default system line); a final assistant message is a prefix the
-        model continues. `seeds` gives one seed per conversation.
+        model continues. `seeds` gives one seed per conversation; `stop` strings end a sample
+        (finish_reason "stop", the string itself left out).
         Returns, in input order, one list of `n` Completions per conversation.
         """
         from vllm import SamplingParams
@@ -135,7 +137,7 @@ class VLLMEngine:
                   "skipped (finish_reason 'prompt_too_long')", flush=True)
         idx = [i for i, ok in enumerate(fits) if ok]
         params = [SamplingParams(n=n, temperature=temperature, top_p=top_p,
-                                 max_tokens=max_tokens, seed=int(seeds[i])) for i in idx]
+                                 max_tokens=max_tokens, seed=int(seeds[i]), stop=stop) for i in idx]
         # a conversation that ends with an assistant message is continued (a response prefix)
         cont = conversations[0][-1]["role"] == "assistant"
         if any((c[-1]["role"] == "assistant") != cont for c in conversations):
