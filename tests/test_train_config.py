@@ -14,6 +14,14 @@ from lancekit import train_config as tc  # noqa: E402
 SFT_TEMPLATE = yaml.safe_load((ROOT / "config" / "train" / "sft.yaml").read_text())
 DPO_TEMPLATE = yaml.safe_load((ROOT / "config" / "train" / "dpo.yaml").read_text())
 SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# keys every rendered config has with the CPU templates and the test paths of render()
+COMMON = {
+    "do_train": True, "dataset_dir": "/w/data", "output_dir": "/w/output", "trust_remote_code": False,
+    "finetuning_type": "full", "cutoff_len": 1024, "overwrite_cache": True, "preprocessing_num_workers": 1,
+    "dataloader_num_workers": 0, "logging_steps": 1, "plot_loss": True, "overwrite_output_dir": True,
+    "save_strategy": "no", "save_only_model": True, "report_to": "none", "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.1, "bf16": False, "ddp_timeout": 180000000,
+}
 
 
 def render(stage, settings, **kw):
@@ -59,33 +67,15 @@ def test_sft_full_exact():
         },
     )
     assert cfg == {
+        **COMMON,
         "model_name_or_path": "/m/in",
         "stage": "sft",
-        "do_train": True,
         "dataset": "lance_sft",
-        "dataset_dir": "/w/data",
-        "output_dir": "/w/output",
-        "trust_remote_code": False,
-        "finetuning_type": "full",
-        "cutoff_len": 1024,
-        "overwrite_cache": True,
-        "preprocessing_num_workers": 1,
-        "dataloader_num_workers": 0,
-        "logging_steps": 1,
-        "plot_loss": True,
-        "overwrite_output_dir": True,
-        "save_strategy": "no",
-        "save_only_model": True,
-        "report_to": "none",
         "per_device_train_batch_size": 4,
         "gradient_accumulation_steps": 2,
         "learning_rate": 2e-5,
         "num_train_epochs": 2,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": 0.1,
-        "bf16": False,
         "seed": 7,
-        "ddp_timeout": 180000000,
         "template": "smollm2",
         "default_system": SYSTEM,
     }
@@ -94,36 +84,18 @@ def test_sft_full_exact():
 def test_dpo_full_exact_reference_is_start_model():
     cfg = render("dpo", {"template": "qwen", "learning_rate": 1e-6}, model_path="/m/sft_out")
     assert cfg == {
+        **COMMON,
         "model_name_or_path": "/m/sft_out",
         "stage": "dpo",
-        "do_train": True,
         "dataset": "lance_dpo",
-        "dataset_dir": "/w/data",
-        "output_dir": "/w/output",
-        "trust_remote_code": False,
-        "finetuning_type": "full",
         "pref_beta": 0.1,
         "pref_loss": "sigmoid",
         "pref_ftx": 0.0,
-        "cutoff_len": 1024,
-        "overwrite_cache": True,
-        "preprocessing_num_workers": 1,
-        "dataloader_num_workers": 0,
-        "logging_steps": 1,
-        "plot_loss": True,
-        "overwrite_output_dir": True,
-        "save_strategy": "no",
-        "save_only_model": True,
-        "report_to": "none",
         "per_device_train_batch_size": 1,
         "gradient_accumulation_steps": 4,
         "learning_rate": 1e-6,
         "num_train_epochs": 1.0,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": 0.1,
-        "bf16": False,
         "seed": 42,
-        "ddp_timeout": 180000000,
         "template": "qwen",
     }
     assert "ref_model" not in cfg  # LLaMA-Factory then uses model_name_or_path as reference

@@ -63,9 +63,14 @@ def _shopping_total(r: random.Random) -> tuple[str, int]:
     return question, q1 * p1 + q2 * p2
 
 
-def _travel_distance(r: random.Random) -> tuple[str, int]:
+def _vehicle_speed(r: random.Random) -> tuple[str, int]:
+    """A vehicle and a plausible speed for it, a multiple of 5 km/h."""
     vehicle, lo, hi = r.choice(VEHICLES)
-    speed = r.randint(lo // 5, hi // 5) * 5
+    return vehicle, r.randint(lo // 5, hi // 5) * 5
+
+
+def _travel_distance(r: random.Random) -> tuple[str, int]:
+    vehicle, speed = _vehicle_speed(r)
     hours = r.randint(2, 7)
     question = (f"A {vehicle} travels at a steady {speed} kilometres per hour for {hours} hours. "
                 f"How many kilometres does it travel?")
@@ -73,8 +78,7 @@ def _travel_distance(r: random.Random) -> tuple[str, int]:
 
 
 def _travel_time(r: random.Random) -> tuple[str, int]:
-    vehicle, lo, hi = r.choice(VEHICLES)
-    speed = r.randint(lo // 5, hi // 5) * 5
+    vehicle, speed = _vehicle_speed(r)
     hours = r.randint(2, 9)
     question = (f"A {vehicle} covers {speed * hours} kilometres at a constant speed of {speed} "
                 f"kilometres per hour. How many hours does the trip take?")
