@@ -16,13 +16,15 @@ rule annotate:
         next_seed="results/iter{t}/next_seed.json",
         stats="results/iter{t}/stats/annotate.json",
     params:
+        script=script("annotate"),
+        py=MAIN_PY,
         p=as_json({**config["annotate"], "split_threshold": config["split_threshold"]}),
     log:
         "logs/iter{t}/annotate.log",
     benchmark:
         "results/benchmarks/iter{t}/annotate.tsv"
     shell:
-        "{MAIN_PY:q} {SCRIPTS:q}/annotate.py --params {params.p:q} --iteration {wildcards.t}"
+        "{params.py:q} {params.script:q} --params {params.p:q} --iteration {wildcards.t}"
         " --reviewed-seed {input.reviewed_seed:q} --reviewed-new {input.reviewed_new:q}"
         " --prev-sft {input.prev_sft:q} --prev-dpo {input.prev_dpo:q} --system-prompt {input.system:q}"
         " --sft {output.sft:q} --dpo {output.dpo:q} --new-sft {output.new_sft:q}"

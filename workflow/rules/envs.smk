@@ -10,11 +10,13 @@ rule setup_env:
     output:
         envs.env_root().as_posix() + "/{envdir}/" + envs.READY,
     params:
+        script=script("setup_env"),
+        py=MAIN_PY,
         engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e)),
     log:
         "logs/envs/{envdir}.log",
     shell:
-        "{MAIN_PY:q} {SCRIPTS:q}/setup_env.py {params.engine:q} 2>&1 | tee {log:q}"
+        "{params.py:q} {params.script:q} {params.engine:q} 2>&1 | tee {log:q}"
 
 
 rule envs:

@@ -11,11 +11,13 @@ rule make_benchmarks:
         arith="results/benchmarks/arith.jsonl",
         check="results/benchmarks/contamination.json",
     params:
+        script=script("make_benchmarks"),
+        py=MAIN_PY,
         p=as_json(config["eval"]["arith"]),
     log:
         "logs/make_benchmarks.log",
     shell:
-        "{MAIN_PY:q} {SCRIPTS:q}/make_benchmarks.py --params {params.p:q} --seed-file {input.seed:q}"
+        "{params.py:q} {params.script:q} --params {params.p:q} --seed-file {input.seed:q}"
         " --mc {input.mc:q} --arith-out {output.arith:q} --check-out {output.check:q} 2>&1 | tee {log:q}"
 
 
@@ -45,6 +47,7 @@ rule evaluate:
     wildcard_constraints:
         run=r"base|iter\d+",
     params:
+        script=script("evaluate"),
         py=engine_python("opencompass"),
         model=get_eval_model,
         work="results/{run}/eval/opencompass",
@@ -62,6 +65,6 @@ rule evaluate:
     conda:
         engine_conda("opencompass")
     shell:
-        "{params.py:q} {SCRIPTS:q}/evaluate.py --model {params.model:q} --abbr {wildcards.run}"
+        "{params.py:q} {params.script:q} --model {params.model:q} --abbr {wildcards.run}"
         " --benchmarks {params.benchmarks:q} --settings {params.settings:q}"
         " --work-dir {params.work:q} --out {output.summary:q} 2>&1 | tee {log:q}"

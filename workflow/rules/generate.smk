@@ -10,6 +10,7 @@ rule generate:
         raw="results/iter{t}/raw.json",
         stats="results/iter{t}/stats/generate.json",
     params:
+        script=script("generate"),
         py=engine_python("vllm"),
         model=get_generator,
         p=as_json({**engine_params(config["sampling"]["max_tokens"]), "generate": config["generate"]}),
@@ -25,6 +26,6 @@ rule generate:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} {SCRIPTS:q}/generate.py --params {params.p:q} --input {input.reviewed:q}"
+        "{params.py:q} {params.script:q} --params {params.p:q} --input {input.reviewed:q}"
         " --model {params.model:q} --iteration {wildcards.t} --out {output.raw:q}"
         " --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -19,7 +19,11 @@ rule report:
         funnel=report("results/report/funnel.png", category="Data funnel"),
         loss=report("results/report/loss.png", category="Training"),
         judge=report("results/report/judge.png", category="Judge health"),
+    params:
+        script=script("report"),
+        py=MAIN_PY,
+        iters=config["iters"],
     log:
         "logs/report.log",
     shell:
-        "{MAIN_PY:q} {SCRIPTS:q}/report.py --iters {config[iters]} --out results/report 2>&1 | tee {log:q}"
+        "{params.py:q} {params.script:q} --iters {params.iters:q} --out results/report 2>&1 | tee {log:q}"

@@ -10,6 +10,7 @@ rule review_new:
         reviewed="results/iter{t}/reviewed_new.json",
         stats="results/iter{t}/stats/review_new.json",
     params:
+        script=script("review"),
         py=engine_python("vllm"),
         model=get_generator,
         p=as_json({**engine_params(config["review"]["max_tokens"]), "samples": config["review"]["samples"],
@@ -26,6 +27,6 @@ rule review_new:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} {SCRIPTS:q}/review.py --stage review_new --params {params.p:q}"
+        "{params.py:q} {params.script:q} --stage review_new --params {params.p:q}"
         " --input {input.cleaned:q} --model {params.model:q} --out {output.reviewed:q}"
         " --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -11,6 +11,7 @@ rule review_seed:
         reviewed="results/iter{t}/reviewed_seed.json",
         stats="results/iter{t}/stats/review_seed.json",
     params:
+        script=script("review"),
         py=engine_python("vllm"),
         model=get_generator,
         p=lambda wc: as_json(
@@ -33,6 +34,6 @@ rule review_seed:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} {SCRIPTS:q}/review.py --stage review_seed --params {params.p:q}"
+        "{params.py:q} {params.script:q} --stage review_seed --params {params.p:q}"
         " --input {input.seed:q} --model {params.model:q} --out {output.reviewed:q}"
         " --stats {output.stats:q} 2>&1 | tee {log:q}"

@@ -11,10 +11,12 @@ rule prepare_seed:
         dpo="results/iter0/dpo.json",
         stats="results/iter0/stats/seed.json",
     params:
+        script=script("prepare_seed"),
+        py=MAIN_PY,
         p=as_json({**config["seed"], "shuffle_seed": config["annotate"]["shuffle_seed"]}),
     log:
         "logs/iter0/prepare_seed.log",
     shell:
-        "{MAIN_PY:q} {SCRIPTS:q}/prepare_seed.py --params {params.p:q} --seed-file {input.seed:q}"
+        "{params.py:q} {params.script:q} --params {params.p:q} --seed-file {input.seed:q}"
         " --system-prompt {input.system:q} --seed {output.seed:q} --sft {output.sft:q}"
         " --dpo {output.dpo:q} --stats {output.stats:q} 2>&1 | tee {log:q}"

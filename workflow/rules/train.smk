@@ -30,6 +30,7 @@ rule train_sft:
     output:
         model=directory("results/iter{t}/sft_model"),
     params:
+        script=script("train"),
         py=engine_python("llamafactory"),
         start=get_sft_start,
         settings=train_settings(),
@@ -45,7 +46,7 @@ rule train_sft:
     conda:
         engine_conda("llamafactory")
     shell:
-        "{params.py:q} {SCRIPTS:q}/train.py --stage sft --model {params.start:q} --data {input.data:q}"
+        "{params.py:q} {params.script:q} --stage sft --model {params.start:q} --data {input.data:q}"
         " --out {output.model:q} --template-file {input.template:q} --settings {params.settings:q}"
         " 2>&1 | tee {log:q}"
 
@@ -61,6 +62,7 @@ rule train_dpo:
     wildcard_constraints:
         t=r"[1-9]\d*",
     params:
+        script=script("train"),
         py=engine_python("llamafactory"),
         settings=train_settings(),
     threads: res("llamafactory", "threads", 8)
@@ -75,6 +77,6 @@ rule train_dpo:
     conda:
         engine_conda("llamafactory")
     shell:
-        "{params.py:q} {SCRIPTS:q}/train.py --stage dpo --model {input.start:q} --data {input.data:q}"
+        "{params.py:q} {params.script:q} --stage dpo --model {input.start:q} --data {input.data:q}"
         " --out {output.model:q} --template-file {input.template:q} --settings {params.settings:q}"
         " 2>&1 | tee {log:q}"
