@@ -29,7 +29,8 @@ def main() -> None:
     sft = annotate.cumulative(new_sft, read_json(args.prev_sft), shuffle_seed)
     dpo = annotate.cumulative(new_dpo, read_json(args.prev_dpo), shuffle_seed)
     base = seeds if p["next_seed"] == "previous" else [s for s in seeds if s["lineage"]["iteration"] == 0]
-    nxt = annotate.next_seed(new, base)
+    full_next = annotate.next_seed(new, base)
+    nxt = annotate.cap(full_next, p.get("next_seed_limit"), shuffle_seed)
     stats = {
         "records_in": len(new),
         "low_in": sum(1 for r in new if r["lineage"]["branch"] == "low"),
@@ -39,6 +40,7 @@ def main() -> None:
         "dpo_prompts_with_pairs": len({d["prompt_id"] for d in new_dpo}),
         "negatives_without_score": sum(1 for r in negatives if r["review"]["score"] is None),
         "sft_total": len(sft), "dpo_total": len(dpo), "next_seed": len(nxt),
+        "next_seed_left_out": len(full_next) - len(nxt),
         "next_seed_histogram": judge.histogram([r["review"]["score"] for r in nxt]),
         "mean_chosen_words": round(mean(len(d["chosen"]["value"].split()) for d in new_dpo), 1) if new_dpo else None,
         "mean_rejected_words": round(mean(len(d["rejected"]["value"].split()) for d in new_dpo), 1) if new_dpo else None,

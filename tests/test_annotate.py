@@ -1,4 +1,4 @@
-from lancekit.annotate import cumulative, next_seed, select_dpo, select_sft
+from lancekit.annotate import cap, cumulative, next_seed, select_dpo, select_sft
 
 
 def rec(id_, score, branch="low", parent="s1", prompt="Some instruction text", response="Some response text", it=1):
@@ -62,3 +62,12 @@ def test_next_seed_is_new_items_plus_base():
     new = [rec("x", 9.0), rec("y", None)]
     base = [seed("s1", 6.0), seed("s2", 8.0)]
     assert [r["id"] for r in next_seed(new, base)] == ["x", "y", "s1", "s2"]
+
+
+def test_cap_is_a_seeded_sample_in_input_order():
+    recs = [{"id": f"r{i}"} for i in range(50)]
+    a = cap(recs, 10, 7)
+    assert len(a) == 10 and a == cap(recs, 10, 7)
+    assert [r["id"] for r in a] == sorted((r["id"] for r in a), key=lambda x: int(x[1:]))
+    assert a != cap(recs, 10, 8)
+    assert cap(recs, None, 7) == recs and cap(recs, 80, 7) == recs

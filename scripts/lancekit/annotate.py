@@ -86,3 +86,11 @@ def next_seed(new_items: list[dict], base_seed: list[dict]) -> list[dict]:
     """All kept, re-reviewed new items (with their scores), then the base seed's records."""
     ids = {r["id"] for r in new_items}
     return list(new_items) + [r for r in base_seed if r["id"] not in ids]
+
+
+def cap(records: list[dict], limit: int | None, seed: int) -> list[dict]:
+    """At most ``limit`` records: a seeded random sample, kept in input order (None: all)."""
+    if limit is None or len(records) <= limit:
+        return list(records)
+    keep = set(random.Random(seed).sample(range(len(records)), limit))
+    return [r for i, r in enumerate(records) if i in keep]
