@@ -93,20 +93,18 @@ def main() -> None:
                 if h and not s[stage].get("reused_scores"):
                     ax.plot(list(h), list(h.values()), marker=".", label=f"iter {t} {stage}")
 
-    skipped = []
-    for t in range(args.iters + 1):
-        for stage, d in (("SFT", "sft_model"), ("DPO", "model")):
-            info = load(res / f"iter{t}" / d / "lance_train.json")
-            if info and info.get("skipped"):
-                skipped.append(f"iteration {t} {stage}: skipped ({info.get('reason')})")
+    train_infos = {(t, stage): info for t in range(args.iters + 1)
+                   for stage, d in (("SFT", "sft_model"), ("DPO", "model"))
+                   if (info := load(res / f"iter{t}" / d / "lance_train.json"))}
 
     md = [f"# lance report: {args.iters} iteration(s)\n",
           "## Evaluation\n", rp.to_markdown(ev) if ev is not None else "_no evaluation yet_\n",
+          rp.item_resolution(summaries),
           "![evaluation](eval.png)\n",
           "## Data funnel\n", rp.to_markdown(fun), "![funnel](funnel.png)\n",
           "### Clean: drop reasons\n", rp.to_markdown(drops),
           "## Judge health\n", rp.to_markdown(jt, 3), "![judge](judge.png)\n",
-          "## Training\n", ("\n".join(f"- {s}" for s in skipped) + "\n") if skipped else "",
+          "## Training\n", rp.to_markdown(rp.training_table(train_infos), 3),
           "![loss](loss.png)\n",
           "## Wall time per stage (s)\n", rp.to_markdown(tt, 1)]
     write_text_atomic(out / "report.md", "\n".join(md))

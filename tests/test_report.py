@@ -33,3 +33,16 @@ def test_contamination_finds_copied_questions_only():
           "How many apples are left if Tom eats two of his five apples?"]
     hits = overlaps(qs, seed)
     assert [h["item"] for h in hits] == [0] and hits[0]["seed"] == 0
+
+
+def test_training_table_and_item_resolution():
+    infos = {(1, "DPO"): {"skipped": True, "reason": "empty DPO set", "n_examples": 0}, (1, "SFT"): {},
+             (0, "SFT"): {"skipped": False, "n_examples": 32, "steps": 4, "first_loss": 2.5,
+                          "final_loss": 2.25, "seconds": 150.0}}
+    df = rp.training_table(infos)
+    assert list(zip(df["iter"], df["stage"])) == [(0, "SFT"), (1, "SFT"), (1, "DPO")]
+    assert df.row(0, named=True)["final loss"] == 2.25 and df.row(0, named=True)["note"] == ""
+    assert df.row(2, named=True)["note"] == "skipped: empty DPO set"
+    line = rp.item_resolution({"base": {"n_items": {"arith": 30, "mc": 20}}})
+    assert line == "Scored on arith: 30 items, one item = 3.33 points; mc: 20 items, one item = 5.00 points.\n"
+    assert rp.item_resolution({"base": {}}) == ""

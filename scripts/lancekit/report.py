@@ -29,6 +29,28 @@ def eval_table(summaries: dict[str, dict]) -> pl.DataFrame:
         else pl.lit(None, dtype=pl.Float64).alias("Δmean vs M_0"))
 
 
+def item_resolution(summaries: dict[str, dict]) -> str:
+    """One line saying how many items each benchmark was scored on and what one item is worth."""
+    n = {}
+    for s in summaries.values():
+        n.update({b: k for b, k in (s.get("n_items") or {}).items() if k})
+    if not n:
+        return ""
+    parts = [f"{b}: {k} items, one item = {100 / k:.2f} points" for b, k in sorted(n.items())]
+    return "Scored on " + "; ".join(parts) + ".\n"
+
+
+def training_table(infos: dict[tuple[int, str], dict]) -> pl.DataFrame:
+    """One row per training stage run ((iteration, "SFT"|"DPO") -> lance_train.json)."""
+    rows = []
+    for (t, stage), d in sorted(infos.items(), key=lambda kv: (kv[0][0], kv[0][1] != "SFT")):
+        rows.append({"iter": t, "stage": stage, "examples": d.get("n_examples"), "steps": d.get("steps"),
+                     "first loss": d.get("first_loss"), "final loss": d.get("final_loss"),
+                     "seconds": d.get("seconds"),
+                     "note": f"skipped: {d.get('reason')}" if d.get("skipped") else ""})
+    return pl.DataFrame(rows)
+
+
 def funnel_table(stats: dict[int, dict[str, dict]]) -> pl.DataFrame:
     """One row per iteration: how many records each stage took in and let through."""
     rows = []
