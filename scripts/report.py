@@ -80,12 +80,13 @@ def main() -> None:
     with figure(out / "funnel.png", "Data funnel", "iteration", "records") as ax:
         for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
             ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
+    train_dirs = {(t, stage): res / f"iter{t}" / d for t in range(args.iters + 1)
+                  for stage, d in (("SFT", "sft_model"), ("DPO", "model"))}
     with figure(out / "loss.png", "Training loss", "step", "loss") as ax:
-        for t in range(args.iters + 1):
-            for stage, d in (("SFT", res / f"iter{t}" / "sft_model"), ("DPO", res / f"iter{t}" / "model")):
-                pts = loss_curve(d)
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"iter {t} {stage}")
+        for (t, stage), d in train_dirs.items():
+            pts = loss_curve(d)
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=f"iter {t} {stage}")
     with figure(out / "judge.png", "Judge score histogram ('none' = no valid vote)", "score bin", "records") as ax:
         for t, s in stats.items():
             for stage in ("review_seed", "review_new"):
@@ -93,9 +94,7 @@ def main() -> None:
                 if h and not s[stage].get("reused_scores"):
                     ax.plot(list(h), list(h.values()), marker=".", label=f"iter {t} {stage}")
 
-    train_infos = {(t, stage): info for t in range(args.iters + 1)
-                   for stage, d in (("SFT", "sft_model"), ("DPO", "model"))
-                   if (info := load(res / f"iter{t}" / d / "lance_train.json"))}
+    train_infos = {k: info for k, d in train_dirs.items() if (info := load(d / "lance_train.json"))}
 
     md = [f"# lance report: {args.iters} iteration(s)\n",
           "## Evaluation\n", rp.to_markdown(ev) if ev is not None else "_no evaluation yet_\n",
