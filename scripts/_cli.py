@@ -1,18 +1,31 @@
-"""Shared start of every entry point: import path, JSON params, log to stderr with timings."""
+"""Shared start of every entry point: the job a rule hands over, and a timer.
+
+Every rule calls its script the same way, ``<python> scripts/<stage>.py <job JSON>``; the JSON is
+made by ``job_spec`` in workflow/rules/common.smk from the rule's own named ``input``,
+``output`` and ``wildcards`` plus the stage's settings, so each path is written once, in the rule:
+
+    job = load_job(__doc__)
+    seeds = read_json(job.input.seed)
+    write_json(job.output.reviewed, ...)
+    job.params["samples"]
+"""
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from types import SimpleNamespace
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=doc)
-    ap.add_argument("--params", type=json.loads, default={}, help="stage settings as JSON")
-    return ap
+class Job(SimpleNamespace):
+    """``input`` / ``output`` / ``wildcards``: attribute access by the rule's names; ``params``: a dict."""
+
+
+def load_job(doc: str, argv: list[str] | None = None) -> Job:
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("job", type=json.loads, help="the rule's named input/output/wildcards and the stage's settings, as JSON")
+    spec = ap.parse_args(argv).job
+    return Job(input=SimpleNamespace(**spec.get("input", {})), output=SimpleNamespace(**spec.get("output", {})),
+               wildcards=SimpleNamespace(**spec.get("wildcards", {})), params=spec.get("params", {}))
 
 
 class Timer:

@@ -1,25 +1,19 @@
-"""clean: length and ROUGE-L rules of SPEC step 4 within each seed group; every drop has a reason."""
+"""clean: length and ROUGE-L rules of algorithm step 4 within each seed group; every drop has a reason."""
 
-from _cli import Timer, parser
+from _cli import Timer, load_job
 
-from lancekit import stages
-from lancekit.clean import CleanRules
+from lancekit.clean import CleanRules, clean_groups
 from lancekit.io import read_json, write_json
 
 
 def main() -> None:
-    ap = parser(__doc__)
-    ap.add_argument("--input", required=True, help="raw.json from generate")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--drops", required=True)
-    ap.add_argument("--stats", required=True)
-    args = ap.parse_args()
+    job = load_job(__doc__)
     timer = Timer("clean")
-    items, drops, stats = stages.clean(read_json(args.input), CleanRules.from_config(args.params["clean"]))
+    items, drops, stats = clean_groups(read_json(job.input.raw), CleanRules.from_config(job.params["clean"]))
     stats["seconds"] = round(timer.done(), 2)
-    write_json(args.out, items)
-    write_json(args.drops, drops)
-    write_json(args.stats, stats)
+    write_json(job.output.cleaned, items)
+    write_json(job.output.drops, drops)
+    write_json(job.output.stats, stats)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _cli import parser  # noqa: E402
+from _cli import load_job  # noqa: E402
 
 from lancekit import report as rp  # noqa: E402
 from lancekit.io import write_text_atomic  # noqa: E402
@@ -48,24 +48,20 @@ def figure(path: Path, title: str, xlabel: str, ylabel: str):
 
 
 def main() -> None:
-    ap = parser(__doc__)
-    ap.add_argument("--results", default="results")
-    ap.add_argument("--iters", type=int, required=True)
-    ap.add_argument("--out", required=True, help="report folder")
-    args = ap.parse_args()
-    res, out = Path(args.results), Path(args.out)
+    job = load_job(__doc__)
+    lay = job.params["layout"]
+    out = Path(job.output.md).parent
     out.mkdir(parents=True, exist_ok=True)
-    runs = ["base"] + [f"iter{t}" for t in range(args.iters + 1)]
-
-    summaries = {r: s for r in runs if (s := load(res / r / "eval" / "summary.json"))}
-    stats = {t: {st: load(res / f"iter{t}" / "stats" / f"{st}.json") or {} for st in STAGES}
-             for t in range(1, args.iters + 1)}
+    summaries = {r: s for r, path in lay["summaries"].items() if (s := load(Path(path)))}
+    stats = {int(t): {st: load(Path(path)) or {} for st, path in by_stage.items()}
+             for t, by_stage in lay["stats"].items()}
     bench = {}
-    for r in runs:
-        for tsv in sorted((res / "benchmarks" / r).glob("*.tsv")):
+    for r in lay["summaries"]:
+        for tsv in sorted((Path(lay["benchmarks"]) / r).glob("*.tsv")):
             with open(tsv) as f:
                 row = next(csv.DictReader(f, delimiter="\t"))
             bench.setdefault(r, {})[tsv.stem] = round(float(row["s"]), 1)
+    iters = len(lay["stats"])
 
     ev, fun, drops, jt, tt = (rp.eval_table(summaries) if summaries else None, rp.funnel_table(stats),
                               rp.drop_table(stats), rp.judge_table(stats), rp.time_table(bench))
@@ -80,8 +76,7 @@ def main() -> None:
     with figure(out / "funnel.png", "Data funnel", "iteration", "records") as ax:
         for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
             ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
-    train_dirs = {(t, stage): res / f"iter{t}" / d for t in range(args.iters + 1)
-                  for stage, d in (("SFT", "sft_model"), ("DPO", "model"))}
+    train_dirs = {(int(k.split("/")[0]), k.split("/")[1]): Path(d) for k, d in lay["train"].items()}
     with figure(out / "loss.png", "Training loss", "step", "loss") as ax:
         for (t, stage), d in train_dirs.items():
             pts = loss_curve(d)
@@ -96,7 +91,7 @@ def main() -> None:
 
     train_infos = {k: info for k, d in train_dirs.items() if (info := load(d / "lance_train.json"))}
 
-    md = [f"# lance report: {args.iters} iteration(s)\n",
+    md = [f"# lance report: {iters} iteration(s)\n",
           "## Evaluation\n", rp.to_markdown(ev) if ev is not None else "_no evaluation yet_\n",
           rp.item_resolution(summaries),
           "![evaluation](eval.png)\n",

@@ -1,40 +1,49 @@
-"""review_seed / review_new: the model judges every (prompt, response) pair n times (vLLM)."""
+"""review_seed / review_new: the model judges every (prompt, response) pair n times (vLLM).
 
-from _cli import Timer, parser
+review.mode "free": the score is parsed from the judge's text; "constrained": the score itself
+is decoded under a choice constraint (see lancekit.stages). review_seed of iterations after the
+first reuses the scores stored in the seed unless review.rereview_seed is set.
+"""
 
-from lancekit import stages
+from _cli import Timer, load_job
+
+from lancekit import records, stages
 from lancekit.io import read_json, write_json
 from lancekit.prompts import Prompts
 
 
-def main() -> None:
-    ap = parser(__doc__)
-    ap.add_argument("--stage", choices=["review_seed", "review_new"], required=True)
-    ap.add_argument("--input", required=True)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--stats", required=True)
-    args = ap.parse_args()
-    p, timer = args.params, Timer(args.stage)
-    records = read_json(args.input)
-    threshold = p["split_threshold"] if args.stage == "review_seed" else None
-    if args.stage == "review_seed" and not p["rereview"]:
-        records, stats = stages.reuse_reviews(records, threshold)
-    else:
-        from lancekit.engine_run import open_engine, run_requests
+def judge(recs: list[dict], prompts: Prompts, p: dict, model: str, stage: str) -> tuple[list[dict], dict]:
+    from lancekit.engine_run import open_engine, run_requests
 
-        prefix = p.get("response_prefix")
-        reqs = stages.review_requests(records, Prompts.load(p["prompts"]), p["samples"], p["seed"], args.stage, prefix)
-        comps = []
-        if reqs:
-            engine = open_engine(args.model, p["vllm"], p["seed"])
-            comps = run_requests(engine, reqs, p["sampling"], p["max_tokens"], args.stage)
-        records, stats = stages.apply_reviews(records, comps, args.stage, args.model, threshold, prefix)
-    for r in records:
-        r["lineage"] = {**r["lineage"], "stage": args.stage}
+    cfg = p["review"]
+    first = stages.review_requests(recs, prompts, cfg, p["seed"], stage)
+    if not first:
+        return stages.apply_reviews(recs, [], stage, model, cfg)
+    engine = open_engine(model, p["vllm"], p["seed"], p["trust_remote_code"])
+    comps = run_requests(engine, first, p["sampling"], cfg["max_tokens"], stage)
+    for i, (rec, cs) in enumerate(zip(recs, comps, strict=True)):
+        if cs and cs[0]["finish_reason"] == "prompt_too_long":
+            print(f"warning: record {i} ({rec['id']}): the judge prompt is {cs[0].get('prompt_tokens')} tokens, "
+                  f"over vllm.max_model_len: it can only ever be 'prompt_too_long'", flush=True)
+    if stages.needs_score_pass(cfg):
+        second = stages.score_requests(first, comps, p["seed"], stage)
+        comps = stages.merge_score_pass(first, comps, run_requests(engine, second, p["sampling"], 0, f"{stage} scores"))
+    return stages.apply_reviews(recs, comps, stage, model, cfg)
+
+
+def main() -> None:
+    job = load_job(__doc__)
+    stage, p = job.params["stage"], job.params
+    timer = Timer(stage)
+    recs = read_json(job.input.records)
+    if stage == "review_seed" and not p["rereview"]:
+        recs, stats = stages.reuse_reviews(recs)
+    else:
+        prompts = Prompts.load({"system": job.input.system, "review": job.input.review})
+        recs, stats = judge(recs, prompts, p, p["model"], stage)
     stats["seconds"] = round(timer.done(), 1)
-    write_json(args.out, records)
-    write_json(args.stats, stats)
+    write_json(job.output.reviewed, [records.restaged(r, stage) for r in recs])
+    write_json(job.output.stats, stats)
 
 
 if __name__ == "__main__":

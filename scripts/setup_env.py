@@ -1,15 +1,12 @@
 """Create the pinned environment(s) of one or more engines if missing; print their pythons.
 
-    python3 scripts/setup_env.py main vllm llamafactory opencompass
-    python3 scripts/setup_env.py --print-path vllm
+    PYTHONPATH=src python3 scripts/setup_env.py main vllm llamafactory opencompass
+    PYTHONPATH=src python3 scripts/setup_env.py --print-path vllm
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lancekit import envs  # noqa: E402
+from lancekit import envs
 
 
 def main() -> None:

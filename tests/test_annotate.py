@@ -1,4 +1,4 @@
-from lancekit.annotate import cap, cumulative, next_seed, select_dpo, select_sft
+from lancekit.annotate import annotate, cap, cumulative, next_seed, select_dpo, select_sft
 
 
 def rec(id_, score, branch="low", parent="s1", prompt="Some instruction text", response="Some response text", it=1):
@@ -45,9 +45,16 @@ def test_dpo_original_can_be_rejected_and_no_candidates():
     pairs = select_dpo([seed("s1", 7.5)], [neg("n1", "s1", 10.0)], 2.0)
     assert [(p["chosen"]["value"], p["rejected"]["value"]) for p in pairs] == [("neg n1", "original s1")]
     assert select_dpo([seed("s2", 9.0)], [neg("n1", "s2", None)], 2.0) == []
-    # up to 4 pairs per prompt
+    # up to 4 pairs per prompt: 4 negatives + the original are 5 candidates, 1 rejected, 4 chosen
     negs = [neg(f"n{i}", "s3", 9.0 + i * 0.1) for i in range(4)]
-    assert len(select_dpo([seed("s3", 1.0)], negs, 2.0)) == 4
+    pairs = select_dpo([seed("s3", 10.0)], negs + [neg("low", "s3", 1.0)][:0], 2.0)
+    assert pairs == []  # every candidate within 2 points of the lowest (9.0): no pair
+    pairs = select_dpo([seed("s3", 1.0)], negs, 2.0)
+    assert len(pairs) == 4 and {p["rejected"]["value"] for p in pairs} == {"original s3"}
+    assert sorted(p["chosen"]["value"] for p in pairs) == [f"neg n{i}" for i in range(4)]
+    # a fifth negative (more samples than the paper's 4) would make a fifth pair: nothing caps it
+    # silently, so the count follows the candidates
+    assert len(select_dpo([seed("s3", 1.0)], negs + [neg("n4", "s3", 9.9)], 2.0)) == 5
 
 
 def test_cumulative_union_shuffled_reproducibly():
@@ -61,7 +68,33 @@ def test_cumulative_union_shuffled_reproducibly():
 def test_next_seed_is_new_items_plus_base():
     new = [rec("x", 9.0), rec("y", None)]
     base = [seed("s1", 6.0), seed("s2", 8.0)]
-    assert [r["id"] for r in next_seed(new, base)] == ["x", "y", "s1", "s2"]
+    nxt, left_out = next_seed(new, base, None, 1)
+    assert [r["id"] for r in nxt] == ["x", "y", "s1", "s2"] and left_out == 0
+
+
+def test_next_seed_limit_caps_new_items_only_and_seed0_never_decays():
+    """Three iterations with a cap of 3: Seed_0 (4 records) stays whole every time."""
+    seed0 = [seed(f"s{i}", 5.0) for i in range(4)]
+    current = seed0
+    for t in (1, 2, 3):
+        new = [rec(f"t{t}-{k}", 9.0, parent=f"s{k % 4}", it=t) for k in range(10)]
+        current, left_out = next_seed(new, [s for s in current if s["lineage"]["iteration"] == 0], 3, t)
+        assert left_out == 7
+        assert [r["id"] for r in current if r["lineage"]["iteration"] == 0] == [s["id"] for s in seed0]
+        assert sum(1 for r in current if r["lineage"]["iteration"] == t) == 3
+    assert len(current) == 7
+
+
+def test_annotate_stage_counts_the_base_share():
+    seeds = [seed("s1", 9.0), seed("s2", 3.0)]
+    new = [rec(f"n{k}", 9.0, parent="s2") for k in range(5)] + [neg("g1", "s1", 2.0)]
+    cfg = {"sft_threshold": 8.0, "dpo_gap": 2.0, "min_chars": 5, "next_seed": "seed0", "next_seed_limit": 2,
+           "shuffle_seed": 1}
+    out, stats = annotate(seeds, new, [], [], "SYS", cfg, 7.0, 1)
+    assert len(out["new_sft"]) == 5 and len(out["new_dpo"]) == 1
+    assert stats["next_seed"] == 4 and stats["next_seed_base"] == 2 and stats["next_seed_new"] == 2
+    assert stats["next_seed_base_share"] == 0.5 and stats["next_seed_left_out"] == 4
+    assert {r["id"] for r in out["next_seed"]} >= {"s1", "s2"}
 
 
 def test_cap_is_a_seeded_sample_in_input_order():

@@ -1,6 +1,6 @@
 import pytest
 
-from lancekit.judge import aggregate, histogram, is_high_quality, parse_score
+from lancekit.judge import aggregate, health_problems, histogram, is_high_quality, parse_score
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -21,9 +21,46 @@ from lancekit.judge import aggregate, histogram, is_high_quality, parse_score
     ("The scores of both teams were close", None),
     ("score: N", None),
     ("", None),
+    # negatives are read with their sign, so they are out of range, never their absolute value
+    ("score: -3", None),
+    ("Score: \u22124", None),
+    ("score: -3\nscore: 6", 6.0),
+    # fractions of another scale are rejected, not read as their numerator
+    ("score: 15/20", None),
+    ("I rate it 10/100", None),
+    ("score: 8/10", 8.0),
+    ("score: 9 / 10", 9.0),
+    ("Score is 6", 6.0),
 ])
 def test_parse_score_variants(text, expected):
     assert parse_score(text) == expected
+
+
+@pytest.mark.parametrize("text,first,last", [
+    ("score: 7\nThe answer covers 9 of 10 points; 9/10 would be too generous.", 7.0, 9.0),
+    ("Weak on points 3 and 4. score: 5", 5.0, 5.0),
+    ("score: 4\nscore: 8", 4.0, 8.0),
+])
+def test_parse_order_follows_the_prompt(text, first, last):
+    assert parse_score(text, "first") == first and parse_score(text, "last") == last
+
+
+def test_prompt_too_long_is_not_a_parse_failure():
+    v = aggregate(["", "score: 6", ""], ["prompt_too_long", "stop", "stop"])
+    assert (v.n_prompt_too_long, v.n_parsed, v.n_failed, v.score) == (1, 1, 1, 6.0)
+
+
+def test_health_budget_names_iteration_stage_and_rate():
+    stats = {"parse_failure_rate": 0.53, "unscored_rate": 0.25}
+    limits = {"max_parse_failure_rate": 0.25, "max_unscored_rate": 0.25}
+    problems = health_problems(stats, 2, "review_new", limits, "results/iter2/reviewed_new.json")
+    assert len(problems) == 1
+    assert problems[0].startswith("iteration 2, review_new: 53.0% of the judge's votes did not parse")
+    assert "review.max_parse_failure_rate" in problems[0] and "results/iter2/reviewed_new.json" in problems[0]
+    assert health_problems({**stats, "unscored_rate": 0.3}, 1, "review_seed", limits, "x")[1].startswith(
+        "iteration 1, review_seed: 30.0% of the records got no score")
+    assert health_problems(stats, 1, "s", {"max_parse_failure_rate": None, "max_unscored_rate": None}, "x") == []
+    assert health_problems({**stats, "reused_scores": True}, 1, "s", limits, "x") == []
 
 
 def test_aggregate_mean_of_parsed_votes_only():

@@ -7,6 +7,7 @@ import ast
 import json
 import re
 import subprocess
+import os
 import sys
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def test_rendered_config_has_absolute_paths_and_model_settings(tmp_path):
     assert model["max_out_len"] == 128 and model["batch_size"] == 4
     assert model["run_cfg"] == {"num_gpus": 0}
     assert model["generation_kwargs"] == {"do_sample": False}
-    assert model["model_kwargs"] == {"torch_dtype": "float32"}
+    assert model["model_kwargs"] == {"torch_dtype": "float32", "trust_remote_code": False}
+    assert model["tokenizer_kwargs"] == {"trust_remote_code": False}
+    ns = _exec_config(render_eval_config("/models/m", "smol", specs, settings, trust_remote_code=True))
+    assert ns["models"][0]["model_kwargs"]["trust_remote_code"] is True
     arith, mc = ns["datasets"]
     assert arith["abbr"] == "arith" and arith["path"] == str(tmp_path / "arith.jsonl")
     assert mc["abbr"] == "lance_mc" and mc["path"] == str(tmp_path / "mc.jsonl")
@@ -184,6 +188,10 @@ def test_bad_summary_header_is_reported(tmp_path):
     ("I earned 2.5 points.", "2.5"),
     ("no numbers here", ""),
     ("answer is 3. Actually the answer is 4.", "4"),
+    # a model that runs on for hundreds of digits: compared as written, no overflow
+    ("The answer is " + "9" * 400 + ".", "9" * 400),
+    ("1" * 5000, ""),
+    ("0.10 and then 7.50", "7.5"),
 ])
 def test_last_number_postprocess(text, expected):
     assert last_number_postprocess(text) == expected
@@ -254,10 +262,11 @@ def test_make_benchmarks_cli_writes_the_arith_items(tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps([{"prompt": "Write a haiku about rain.", "response": "Rain on the roof."}]))
     out, check = tmp_path / "arith.jsonl", tmp_path / "check.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_benchmarks.py"), "--params",
-                    json.dumps({"n": 15, "seed": 1234}), "--seed-file", str(seed),
-                    "--mc", str(ROOT / "data" / "benchmarks" / "lance_mc.jsonl"),
-                    "--arith-out", str(out), "--check-out", str(check)], check=True, capture_output=True)
+    job = {"input": {"seed": str(seed), "mc": str(ROOT / "data" / "benchmarks" / "lance_mc.jsonl")},
+           "output": {"arith": str(out), "check": str(check)}, "params": {"n": 15, "seed": 1234}}
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_benchmarks.py"), json.dumps(job)],
+                   check=True, capture_output=True, env=env)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 15 and all(set(r) == {"question", "answer"} for r in rows)
     assert rows == [{"question": i["question"], "answer": i["answer"]} for i in make_arith_items(15, 1234)]

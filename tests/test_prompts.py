@@ -37,3 +37,16 @@ def test_parse_final_answer_variants():
     assert parse_final_answer("no marker here") is None
     assert parse_final_answer("Final Answer:   ") is None
     assert parse_final_answer("") is None
+
+
+def test_fill_is_one_pass():
+    """Text put into a slot is never substituted again: seeds that talk about templates stay intact."""
+    p = Prompts.load(DEFAULT)
+    msgs = prompts.review_messages(p, "Explain what {response} means in a Jinja template.",
+                                   "It is replaced by the value of `response`; {prompt} likewise.")
+    user = msgs[1]["content"]
+    assert "Explain what {response} means in a Jinja template." in user
+    assert "It is replaced by the value of `response`; {prompt} likewise." in user
+    neg = prompts.negative_messages(p, "Q with {response}", "A with {prompt}")[1]["content"]
+    assert "Question: Q with {response}\nGood answer: A with {prompt}" in neg
+    assert prompts.fill("{a}{b}", a="{b}", b="x") == "{b}x"

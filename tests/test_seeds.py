@@ -19,7 +19,8 @@ def test_reference_format_ids_are_stable(tmp_path):
     b, _ = load_seed(p)
     assert [r["id"] for r in a] == [r["id"] for r in b]
     assert a[0]["id"].startswith("s0-") and a[0]["lineage"] == {
-        "iteration": 0, "parent_id": None, "root_id": a[0]["id"], "stage": "seed", "source": "s.json#0"}
+        "iteration": 0, "parent_id": None, "root_id": a[0]["id"], "stage": "seed", "source": "s.json#0",
+        "branch": None, "generator": None, "instruction_id": None}
     assert a[1]["meta"] == {"category": "x"}
     assert stats["format"] == "json" and stats["kept"] == 2
 
@@ -66,3 +67,30 @@ def test_shipped_seed_is_valid_and_varied():
     quality = [r["meta"]["quality"] for r in recs]
     assert quality.count("mediocre") >= len(recs) // 4
     assert len({r["meta"]["category"] for r in recs}) >= 7
+
+
+def test_bom_null_input_and_encoding_errors(tmp_path):
+    p = tmp_path / "bom.json"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"prompt": "Why is the sea salty?", "response": "Rivers."}]).encode())
+    assert load_seed(p)[0][0]["prompt"] == "Why is the sea salty?"
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b"\xef\xbb\xbf" + b'{"prompt": "p one", "response": "r"}\n')
+    assert len(load_seed(p)[0]) == 1
+    p = write(tmp_path, "a.json", [{"instruction": "Say hi", "input": None, "output": "Hi"}])
+    assert load_seed(p)[0][0]["prompt"] == "Say hi"
+    for name in ("latin.json", "latin.jsonl"):
+        p = tmp_path / name
+        p.write_bytes('[{"prompt": "caf\u00e9", "response": "x"}]'.encode("latin-1") if name.endswith(".json")
+                      else '{"prompt": "caf\u00e9", "response": "x"}\n'.encode("latin-1"))
+        with pytest.raises(InputError, match=f"{name}: not UTF-8 text"):
+            load_seed(p)
+
+
+def test_jsonl_named_json_gets_a_hint(tmp_path):
+    p = write(tmp_path, "s.json", '{"prompt": "a b", "response": "c"}\n{"prompt": "d e", "response": "f"}\n')
+    with pytest.raises(InputError, match="seed.format: jsonl"):
+        load_seed(p)
+    p = write(tmp_path, "one.json", '{"prompt": "a b", "response": "c"}\n')
+    with pytest.raises(InputError, match="seed.format: jsonl"):
+        load_seed(p)
+    assert len(load_seed(tmp_path / "s.json", "jsonl")[0]) == 2

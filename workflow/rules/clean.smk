@@ -1,4 +1,4 @@
-# SPEC step 4: length and ROUGE-L rules within each seed group; every drop with its reason.
+# Algorithm step 4: length and ROUGE-L rules within each seed group; every drop with its reason.
 
 
 rule clean:
@@ -9,13 +9,11 @@ rule clean:
         drops="results/iter{t}/clean_drops.json",
         stats="results/iter{t}/stats/clean.json",
     params:
-        script=script("clean"),
-        py=MAIN_PY,
-        p=as_json({"clean": config["clean"]}),
+        code=code("clean"),
+        job=job_spec(clean=config["clean"]),
     log:
         "logs/iter{t}/clean.log",
     benchmark:
         "results/benchmarks/iter{t}/clean.tsv"
     shell:
-        "{params.py:q} {params.script:q} --params {params.p:q} --input {input.raw:q}"
-        " --out {output.cleaned:q} --drops {output.drops:q} --stats {output.stats:q} 2>&1 | tee {log:q}"
+        stage_cmd("main", "clean")

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,9 +11,27 @@ from snakemake_interface_executor_plugins.settings import DeploymentMethod
 validate(config, "../../config/config.schema.yaml")
 
 REPO = Path(workflow.basedir).parent
-SCRIPTS = str(REPO / "scripts")
-sys.path.insert(0, SCRIPTS)
+# lancekit (src/) for this process and, through PYTHONPATH, for every job's interpreter
+sys.path.insert(0, str(REPO / "src"))
 from lancekit import envs  # noqa: E402
+from lancekit.config_check import check_config  # noqa: E402
+from lancekit.io import leftovers  # noqa: E402
+from lancekit.provenance import code_version  # noqa: E402
+
+
+def repo_path(path):
+    """A configured file: as given when it exists (absolute, or from the working directory),
+    else the repository's (the shipped seed, prompts and templates). Relative paths stay
+    relative, so moving the checkout and the results together reruns nothing."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return str(p)
+    if p.exists():
+        return str(p)
+    return os.path.relpath(REPO / p)
+
+
+check_config(config, repo_path)
 
 if config["env_dir"]:
     os.environ["LANCE_ENV_DIR"] = str(Path(config["env_dir"]).expanduser().resolve())
@@ -22,6 +41,7 @@ _CACHE = Path(".cache").resolve()
 for _var, _val in {
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
     "VLLM_NO_USAGE_STATS": "1",
     "HF_HOME": _CACHE / "huggingface",
     "XDG_CACHE_HOME": _CACHE,
@@ -30,34 +50,99 @@ for _var, _val in {
     "TRITON_CACHE_DIR": _CACHE / "triton",
     "MPLCONFIGDIR": _CACHE / "matplotlib",
     "TOKENIZERS_PARALLELISM": "false",
+    "WANDB_DISABLED": "true",
 }.items():
     os.environ.setdefault(_var, str(_val))
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(config["vllm"]["kvcache_gib"]))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
 
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-MAIN_PY = sys.executable  # the environment running Snakemake (environment.yml / envs/main.txt)
+
+# Interpreters and entry points reach the shell as environment variables, not as params: where
+# the checkout or a venv lives must not decide a rerun (params do), only what the code says
+# (the `code` param, lancekit.provenance) and the settings.
+# LANCE_PY_<ENGINE> set outside wins (e.g. an engine environment of your own).
+os.environ["LANCE_SCRIPTS"] = str(REPO / "scripts")
+os.environ.setdefault("LANCE_PY_MAIN", sys.executable)
+for _engine in ("vllm", "llamafactory", "opencompass"):
+    os.environ.setdefault(
+        f"LANCE_PY_{_engine.upper()}",
+        "python" if USE_CONDA else str(envs.python_of(_engine)),
+    )
 
 
-def script(name):
-    """Path of an entry point in scripts/ (handed to shell commands as a param)."""
-    return str(REPO / "scripts" / f"{name}.py")
+onstart:
+    # leftovers of jobs that were killed: half-written files, conversion folders, training work
+    # folders. Snakemake's lock guarantees that no job of another run is writing them now.
+    for _left in leftovers(Path("results")):
+        shutil.rmtree(_left) if _left.is_dir() else _left.unlink()
+        print(f"removed the leftover of a killed job: {_left}", file=sys.stderr)
 
 
 wildcard_constraints:
     t=r"\d+",
 
 
+# --- how a rule hands its job to its script --------------------------------------------------
+
+
+def as_json(obj):
+    return json.dumps(obj, sort_keys=True)
+
+
+def _named(namedlist):
+    out = {}
+    for name, value in namedlist.items():
+        if isinstance(value, (list, tuple)):
+            value = [str(v) for v in value]
+            value = value[0] if len(value) == 1 else (value or None)
+        out[name] = None if value is None else (value if isinstance(value, list) else str(value))
+    return out
+
+
+def job_spec(**settings):
+    """The one way a rule hands its job to its script (scripts/_cli.py load_job): the rule's
+    named input and output, its wildcards and the stage's settings, as one JSON argument.
+    A setting may be a function of the wildcards. Paths are written once, in the rule."""
+
+    def spec(wildcards, input, output):
+        params = {k: (v(wildcards) if callable(v) else v) for k, v in settings.items()}
+        return as_json(
+            {
+                "input": _named(input),
+                "output": _named(output),
+                "wildcards": dict(wildcards.items()),
+                "params": params,
+            }
+        )
+
+    return spec
+
+
+def stage_cmd(engine, script):
+    """The shell line of every stage: the engine's interpreter runs scripts/<script>.py on the
+    job JSON (params.job), its output teed to the rule's log."""
+    py = "LANCE_PY_" + engine.upper()
+    return f'"${py}" "$LANCE_SCRIPTS/{script}.py" {{params.job:q}} 2>&1 | tee {{log:q}}'
+
+
+def code(script):
+    """Hash of the script and every lancekit module it runs: a code edit reruns the stage."""
+    return code_version(script)
+
+
 # --- engines: one environment each ---------------------------------------------------------
 
 
-def engine_python(engine):
-    """Interpreter for an engine's scripts: the venv's, or the conda env's `python`."""
-    return "python" if USE_CONDA else str(envs.python_of(engine))
-
-
 def engine_ready(engine):
-    """Input that makes Snakemake build the engine's venv first (nothing under --sdm conda)."""
-    return [] if USE_CONDA else [str(envs.env_path(engine) / envs.READY)]
+    """Input that makes Snakemake build the engine's venv first, when it is not built yet.
+    A built environment is no input at all (like a conda env under --sdm conda): building or
+    rebuilding one with the same pins never reruns a stage, and its set-up is never redone."""
+    if USE_CONDA or envs.is_ready(engine):
+        return []
+    return [str(envs.env_path(engine) / envs.READY)]
 
 
 def engine_conda(engine):
@@ -68,25 +153,16 @@ def res(engine, key, default):
     return config["resources"].get(engine, {}).get(key, default)
 
 
-def as_json(obj):
-    """Settings handed to a script; Snakemake quotes them ({params.x:q}) for the shell."""
-    return json.dumps(obj, sort_keys=True)
-
-
 # --- models and iterations -----------------------------------------------------------------
 
 
 def get_base_model():
-    """The base model directory: converted from the embedded GGUF, or the configured one."""
+    """The base model: converted from the embedded GGUF, a local directory, or a hub id."""
     base = config["model"]["base"]
     if base == "embedded":
         return "results/base_model"
-    return str(Path(base).expanduser().resolve()) if Path(base).expanduser().exists() else base
-
-
-def get_base_model_input():
-    """The base model as a rule input: only the embedded one is built by a rule."""
-    return ["results/base_model"] if config["model"]["base"] == "embedded" else []
+    p = Path(base).expanduser()
+    return repo_path(base) if p.exists() else base
 
 
 def get_model(t):
@@ -98,10 +174,12 @@ def get_model(t):
     return f"results/iter{t}/model"
 
 
-def get_model_input(t):
-    if int(t) == 0 and not config["train"]["m0"]:
-        return get_base_model_input()
-    return [get_model(t)]
+def model_input(t):
+    """M_t as a rule input: every model directory, including a local base model; nothing for
+    a hub id (it cannot change under us without a config change)."""
+    path = get_model(t) if t is not None else get_base_model()
+    is_hub_id = path == config["model"]["base"] and not Path(path).expanduser().exists()
+    return [] if is_hub_id else [path]
 
 
 def get_generator(wildcards):
@@ -110,7 +188,7 @@ def get_generator(wildcards):
 
 
 def get_generator_input(wildcards):
-    return get_model_input(int(wildcards.t) - 1)
+    return model_input(int(wildcards.t) - 1)
 
 
 def get_seed(wildcards):
@@ -121,29 +199,25 @@ def get_seed(wildcards):
 
 def get_prev_sets(wildcards):
     t = int(wildcards.t)
-    return {"prev_sft": f"results/iter{t - 1}/sft.json", "prev_dpo": f"results/iter{t - 1}/dpo.json"}
-
-
-def repo_path(path):
-    """A configured path: as given when it exists (absolute, or from the working directory),
-    else relative to the repository (the shipped seed, prompts and templates)."""
-    p = Path(path).expanduser()
-    return str(p.resolve()) if p.is_absolute() or p.exists() else str(REPO / p)
-
-
-def prompt_paths():
-    return {k: repo_path(v) for k, v in config["prompts"].items()}
-
-
-def engine_params(max_tokens):
-    """Settings every vLLM stage needs."""
     return {
-        "vllm": config["vllm"],
-        "sampling": config["sampling"],
+        "prev_sft": f"results/iter{t - 1}/sft.json",
+        "prev_dpo": f"results/iter{t - 1}/dpo.json",
+    }
+
+
+def prompt_file(name):
+    return repo_path(config["prompts"][name])
+
+
+def engine_settings():
+    """What every vLLM stage reads of the config (not the resources: they do not change outputs)."""
+    v = {k: config["vllm"][k] for k in config["vllm"] if k != "kvcache_gib"}
+    return {
+        "vllm": v,
+        # not sampling.max_tokens: that is generate's (the judge has review.max_tokens)
+        "sampling": {k: config["sampling"][k] for k in ("temperature", "top_p")},
         "seed": config["sampling"]["seed"],
-        "max_tokens": max_tokens,
-        "prompts": prompt_paths(),
-        "split_threshold": config["split_threshold"],
+        "trust_remote_code": config["model"]["trust_remote_code"],
     }
 
 

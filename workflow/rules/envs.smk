@@ -1,4 +1,4 @@
-# The engines' pinned virtual environments, built on first use (see scripts/lancekit/envs.py).
+# The engines' pinned virtual environments, built on first use (see src/lancekit/envs.py).
 # Under `--sdm conda` the rules use envs/*.yaml instead and nothing here runs.
 
 
@@ -10,13 +10,11 @@ rule setup_env:
     output:
         envs.env_root().as_posix() + "/{envdir}/" + envs.READY,
     params:
-        script=script("setup_env"),
-        py=MAIN_PY,
         engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e)),
     log:
         "logs/envs/{envdir}.log",
     shell:
-        "{params.py:q} {params.script:q} {params.engine:q} 2>&1 | tee {log:q}"
+        '"$LANCE_PY_MAIN" "$LANCE_SCRIPTS/setup_env.py" {params.engine:q} 2>&1 | tee {log:q}'
 
 
 rule envs:

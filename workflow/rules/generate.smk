@@ -1,4 +1,4 @@
-# SPEC step 3: new instructions (+ responses) for low-score seeds, negatives for high-score ones.
+# Algorithm step 3: new instructions (+ responses) for low-score seeds, negatives for high-score ones.
 
 
 rule generate:
@@ -6,14 +6,21 @@ rule generate:
         engine_ready("vllm"),
         reviewed="results/iter{t}/reviewed_seed.json",
         model=get_generator_input,
+        system=prompt_file("system"),
+        new_instruction=prompt_file("new_instruction"),
+        negative=prompt_file("negative"),
     output:
         raw="results/iter{t}/raw.json",
         stats="results/iter{t}/stats/generate.json",
     params:
-        script=script("generate"),
-        py=engine_python("vllm"),
-        model=get_generator,
-        p=as_json({**engine_params(config["sampling"]["max_tokens"]), "generate": config["generate"]}),
+        code=code("generate"),
+        job=job_spec(
+            model=get_generator,
+            split_threshold=config["split_threshold"],
+            max_tokens=config["sampling"]["max_tokens"],
+            generate=config["generate"],
+            **engine_settings(),
+        ),
     threads: res("vllm", "threads", 8)
     resources:
         mem_mb=res("vllm", "mem_mb", 16000),
@@ -26,6 +33,4 @@ rule generate:
     conda:
         engine_conda("vllm")
     shell:
-        "{params.py:q} {params.script:q} --params {params.p:q} --input {input.reviewed:q}"
-        " --model {params.model:q} --iteration {wildcards.t} --out {output.raw:q}"
-        " --stats {output.stats:q} 2>&1 | tee {log:q}"
+        stage_cmd("vllm", "generate")

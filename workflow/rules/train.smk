@@ -1,5 +1,5 @@
-# SPEC step 7 (LLaMA-Factory): M_0 = SFT of the base model on Seed_0 (iteration 0), then for each
-# iteration t: M_{t-1} -> SFT on the cumulative sft_t -> DPO on the cumulative dpo_t, whose
+# Algorithm step 7 (LLaMA-Factory): M_0 = SFT of the base model on Seed_0 (iteration 0), then for
+# each iteration t: M_{t-1} -> SFT on the cumulative sft_t -> DPO on the cumulative dpo_t, whose
 # reference model is that SFT model -> M_t. An empty data set skips its stage (see lance_train.json).
 
 
@@ -8,7 +8,8 @@ def train_settings():
     s.setdefault("template", config["model"]["template"])
     if config["model"]["default_system"]:
         s.setdefault("default_system", config["model"]["default_system"])
-    return as_json(s)
+    s["trust_remote_code"] = config["model"]["trust_remote_code"]
+    return s
 
 
 def get_sft_start(wildcards):
@@ -18,7 +19,7 @@ def get_sft_start(wildcards):
 
 def get_sft_start_input(wildcards):
     t = int(wildcards.t)
-    return get_base_model_input() if t == 0 else get_model_input(t - 1)
+    return model_input(None) if t == 0 else model_input(t - 1)
 
 
 rule train_sft:
@@ -30,10 +31,8 @@ rule train_sft:
     output:
         model=directory("results/iter{t}/sft_model"),
     params:
-        script=script("train"),
-        py=engine_python("llamafactory"),
-        start=get_sft_start,
-        settings=train_settings(),
+        code=code("train"),
+        job=job_spec(stage="sft", start=get_sft_start, settings=train_settings()),
     threads: res("llamafactory", "threads", 8)
     resources:
         mem_mb=res("llamafactory", "mem_mb", 16000),
@@ -46,9 +45,7 @@ rule train_sft:
     conda:
         engine_conda("llamafactory")
     shell:
-        "{params.py:q} {params.script:q} --stage sft --model {params.start:q} --data {input.data:q}"
-        " --out {output.model:q} --template-file {input.template:q} --settings {params.settings:q}"
-        " 2>&1 | tee {log:q}"
+        stage_cmd("llamafactory", "train")
 
 
 rule train_dpo:
@@ -62,9 +59,8 @@ rule train_dpo:
     wildcard_constraints:
         t=r"[1-9]\d*",
     params:
-        script=script("train"),
-        py=engine_python("llamafactory"),
-        settings=train_settings(),
+        code=code("train"),
+        job=job_spec(stage="dpo", start="results/iter{t}/sft_model", settings=train_settings()),
     threads: res("llamafactory", "threads", 8)
     resources:
         mem_mb=res("llamafactory", "mem_mb", 16000),
@@ -77,6 +73,4 @@ rule train_dpo:
     conda:
         engine_conda("llamafactory")
     shell:
-        "{params.py:q} {params.script:q} --stage dpo --model {input.start:q} --data {input.data:q}"
-        " --out {output.model:q} --template-file {input.template:q} --settings {params.settings:q}"
-        " 2>&1 | tee {log:q}"
+        stage_cmd("llamafactory", "train")

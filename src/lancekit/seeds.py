@@ -11,38 +11,34 @@ file always yields the same ids.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from . import records
 from .io import InputError, read_json, read_jsonl
 
 FORMATS = ("auto", "json", "jsonl", "alpaca")
 
 
-def stable_id(prefix: str, *parts: str) -> str:
-    """A short id that depends only on the text: `prefix-<12 hex digits>`."""
-    h = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
-    return f"{prefix}-{h}"
-
-
 def _load_records(path: Path, fmt: str) -> tuple[list, str]:
     if fmt == "jsonl" or (fmt in ("auto", "alpaca") and path.suffix == ".jsonl"):
-        records = read_jsonl(path)
+        raw = read_jsonl(path)
     else:
-        records = read_json(path)
-        if not isinstance(records, list):
-            raise InputError(f"{path}: expected a JSON list of records, got {type(records).__name__}")
+        raw = read_json(path)
+        if not isinstance(raw, list):
+            hint = (" (one object per line is JSON lines: name it .jsonl or set seed.format: jsonl)"
+                    if isinstance(raw, dict) else "")
+            raise InputError(f"{path}: expected a JSON list of records, got {type(raw).__name__}{hint}")
     if fmt == "auto":
-        first = next((r for r in records if isinstance(r, dict)), {})
+        first = next((r for r in raw if isinstance(r, dict)), {})
         fmt = "alpaca" if "instruction" in first and "prompt" not in first else "json"
-    return records, fmt
+    return raw, fmt
 
 
 def _field(path: Path, i: int, rec: dict, key: str, *, required: bool = True) -> str:
-    if key not in rec:
+    if key not in rec or (not required and rec[key] is None):
         if required:
             raise InputError(f"{path}: record {i}: missing field '{key}'")
-        return ""
+        return ""  # alpaca: "input": null is an empty input
     val = rec[key]
     if not isinstance(val, str):
         raise InputError(f"{path}: record {i}: field '{key}' must be a string, got {type(val).__name__}")
@@ -56,7 +52,8 @@ def load_seed(path: str | Path, fmt: str = "auto", limit: int | None = None) -> 
 
     Malformed JSON, a record that is not an object, a missing, empty or non-string field raise
     `InputError` naming file, record index (0-based) and field. Exact duplicates (same prompt
-    and response) are dropped and counted, not fatal.
+    and response) are dropped and counted, not fatal. (A record too long for the judge's context
+    is reported by the review stage, which knows its length in tokens.)
     """
     path = Path(path)
     if fmt not in FORMATS:
@@ -80,18 +77,13 @@ def load_seed(path: str | Path, fmt: str = "auto", limit: int | None = None) -> 
             prompt = _field(path, i, rec, "prompt")
             response = _field(path, i, rec, "response")
             used = {"prompt", "response"}
-        rid = stable_id("s0", prompt, response)
-        if rid in seen:
-            duplicates.append({"index": i, "duplicate_of": seen[rid]})
+        record = records.seed_record(prompt, response, f"{path.name}#{i}",
+                                     {k: v for k, v in rec.items() if k not in used})
+        if record["id"] in seen:
+            duplicates.append({"index": i, "duplicate_of": seen[record["id"]]})
             continue
-        seen[rid] = i
-        meta = {k: v for k, v in rec.items() if k not in used}
-        out.append({
-            "id": rid, "prompt": prompt, "response": response,
-            "lineage": {"iteration": 0, "parent_id": None, "root_id": rid, "stage": "seed",
-                        "source": f"{path.name}#{i}"},
-            "meta": meta,
-        })
+        seen[record["id"]] = i
+        out.append(record)
         if limit is not None and len(out) >= limit:
             break
     stats = {"file": str(path), "format": fmt, "records_in_file": len(raw), "kept": len(out),

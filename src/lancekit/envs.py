@@ -22,6 +22,11 @@ import time
 from pathlib import Path
 
 ENGINES = ("main", "vllm", "llamafactory", "opencompass")
+# What every engine process runs with (the workflow sets these for its jobs; the adapters set
+# them again for the processes they start): no hub, no telemetry.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "HF_EVALUATE_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TOKENIZERS_PARALLELISM": "false",
+               "WANDB_DISABLED": "true"}
 READY = ".lance-ready"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,13 +67,13 @@ def env_root() -> Path:
     return Path(os.environ.get("LANCE_ENV_DIR") or Path.home() / ".cache" / "lance" / "envs")
 
 
-def env_path(engine: str, repo: Path = REPO) -> Path:
+def env_path(engine: str, repo: Path = REPO, root: Path | None = None) -> Path:
     """Where the environment of `engine` lives (whether or not it exists yet)."""
     name = env_name(engine)
     digest = hashlib.sha256(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     for f in spec_files(name, repo):
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return env_root() / f"{name}-{digest.hexdigest()[:10]}"
+    return (root or env_root()) / f"{name}-{digest.hexdigest()[:10]}"
 
 
 def python_of(engine: str, repo: Path = REPO) -> Path:

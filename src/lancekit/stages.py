@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections import Counter
 
-from . import judge, prompts
-from .clean import CleanRules, clean_high_group, clean_low_group
-from .seeds import stable_id
+from . import intervals, judge, prompts
+from .records import stable_id
 
 
 def request_seed(base: int, *parts: str) -> int:
@@ -30,67 +28,171 @@ def token_stats(completions: list[list[dict]]) -> dict:
             "prompt_too_long": sum(1 for c in flat if c["finish_reason"] == "prompt_too_long")}
 
 
-# --- review (SPEC steps 1 and 5) ------------------------------------------------------------
+# --- review (algorithm steps 1 and 5) ------------------------------------------------------
+#
+# cfg (config `review`): samples, mode ("free" | "constrained"), order ("score_first" |
+# "justification_first"), response_prefix, max_tokens.
+# - free: the judge writes its review; the score is parsed from the text.
+# - constrained, score_first: the answer starts with "score:" and the score itself is decoded
+#   under a choice constraint over " 0" .. " 10" (one engine pass, a few tokens).
+# - constrained, justification_first: pass 1 writes the justification up to "score:" (a stop
+#   string), pass 2 continues each justification with "score:" and the constrained score.
 
-def review_requests(records: list[dict], p: prompts.Prompts, n: int, seed: int, stage: str,
-                    prefix: str | None = None) -> list[dict]:
-    """One judge request per record; with `prefix`, the judge's answer starts with it."""
+SCORE_STOP = ["score:", "Score:", "SCORE:"]
+SCORE_TOKENS = 4  # " 10" is at most a few tokens, whatever the tokenizer
+
+
+def parse_order(cfg: dict) -> str:
+    return "first" if cfg.get("order") == "score_first" else "last"
+
+
+def _review_prefix(cfg: dict) -> str:
+    prefix = cfg.get("response_prefix") or ""
+    if cfg.get("mode") == "constrained" and cfg.get("order") == "score_first" and not prefix:
+        prefix = "score:"
+    return prefix
+
+
+def review_requests(records: list[dict], p: prompts.Prompts, cfg: dict, seed: int, stage: str) -> list[dict]:
+    """The first (often only) engine pass of a review: one request per record, n votes each."""
+    prefix = _review_prefix(cfg)
+    constrained = cfg.get("mode") == "constrained"
     reqs = []
     for r in records:
         msgs = prompts.review_messages(p, r["prompt"], r["response"])
         if prefix:
             msgs.append({"role": "assistant", "content": prefix})
-        reqs.append({"key": r["id"], "messages": msgs, "n": n, "seed": request_seed(seed, stage, r["id"])})
+        req = {"key": r["id"], "messages": msgs, "n": cfg["samples"],
+               "seed": request_seed(seed, stage, r["id"]), "max_tokens": cfg["max_tokens"]}
+        if constrained and cfg.get("order") == "score_first":
+            req.update(choice=list(judge.SCORE_CHOICES), max_tokens=SCORE_TOKENS)
+        elif constrained:
+            req["stop"] = list(SCORE_STOP)
+        reqs.append(req)
     return reqs
 
 
-def apply_reviews(records: list[dict], completions: list[list[dict]], stage: str,
-                  judge_model: str, threshold: float | None = None,
-                  prefix: str | None = None) -> tuple[list[dict], dict]:
+def needs_score_pass(cfg: dict) -> bool:
+    return cfg.get("mode") == "constrained" and cfg.get("order") != "score_first"
+
+
+def _continued(prefix: str, justification: str) -> str:
+    text = (prefix + justification).rstrip()
+    return f"{text}\nscore:" if text else "score:"
+
+
+def score_requests(first: list[dict], completions: list[list[dict]], seed: int, stage: str) -> list[dict]:
+    """Pass 2 of a constrained justification-first review: for every vote of pass 1 whose prompt
+    fit, the justification continued with "score:" and a constrained score (n=1, its own seed)."""
+    reqs = []
+    for req, comps in zip(first, completions, strict=True):
+        prefix = req["messages"][-1]["content"] if req["messages"][-1]["role"] == "assistant" else ""
+        base = req["messages"][:-1] if prefix else req["messages"]
+        for k, c in enumerate(comps):
+            if c["finish_reason"] == "prompt_too_long":
+                continue
+            reqs.append({"key": f"{req['key']}#{k}",
+                         "messages": base + [{"role": "assistant", "content": _continued(prefix, c["text"])}],
+                         "n": 1, "seed": request_seed(seed, stage, "score", req["key"], str(k)),
+                         "choice": list(judge.SCORE_CHOICES), "max_tokens": SCORE_TOKENS})
+    return reqs
+
+
+def merge_score_pass(first: list[dict], completions: list[list[dict]],
+                     second: list[list[dict]]) -> list[list[dict]]:
+    """One completion per vote again: justification + "score:" + the constrained score."""
+    it = iter(second)
+    merged = []
+    for req, comps in zip(first, completions, strict=True):
+        prefix = req["messages"][-1]["content"] if req["messages"][-1]["role"] == "assistant" else ""
+        out = []
+        for c in comps:
+            if c["finish_reason"] == "prompt_too_long":
+                out.append(c)
+                continue
+            s = next(it)[0]
+            text = _continued(prefix, c["text"])[len(prefix):] + s["text"]
+            out.append({"text": text, "finish_reason": s["finish_reason"],
+                        "num_tokens": c.get("num_tokens", 0) + s.get("num_tokens", 0),
+                        "justification_finish_reason": c["finish_reason"]})
+        merged.append(out)
+    if next(it, None) is not None:
+        raise ValueError("more score completions than votes")
+    return merged
+
+
+def apply_reviews(records: list[dict], completions: list[list[dict]], stage: str, judge_model: str,
+                  cfg: dict) -> tuple[list[dict], dict]:
     """Attach a verdict to every record; stats with parse failures and the score histogram."""
+    prefix = _review_prefix(cfg)
+    order = parse_order(cfg)
     out = []
     for rec, comps in zip(records, completions, strict=True):
-        texts = [(prefix or "") + c["text"] for c in comps]
-        verdict = judge.aggregate(texts, [c["finish_reason"] for c in comps])
+        texts = [(prefix or "") + c["text"] if c["finish_reason"] != "prompt_too_long" else ""
+                 for c in comps]
+        verdict = judge.aggregate(texts, [c["finish_reason"] for c in comps], order)
         rec = copy.deepcopy(rec)
-        rec["review"] = {**verdict.as_dict(), "judge": judge_model, "stage": stage, "texts": texts}
+        rec["review"] = {**verdict.as_dict(), "judge": judge_model, "stage": stage,
+                         "mode": cfg.get("mode", "free"), "texts": texts}
         out.append(rec)
-    return out, review_stats(out, threshold, token_stats(completions))
+    return out, review_stats(out, token_stats(completions))
 
 
-def review_stats(records: list[dict], threshold: float | None, tokens: dict | None = None) -> dict:
+def review_stats(records: list[dict], tokens: dict | None = None) -> dict:
     scores = [r["review"]["score"] for r in records]
+    too_long = sum(r["review"].get("n_prompt_too_long", 0) for r in records)
     votes = sum(r["review"]["n_parsed"] + r["review"]["n_failed"] for r in records)
     failed = sum(r["review"]["n_failed"] for r in records)
     valid = [s for s in scores if s is not None]
+    unscored = sum(1 for s in scores if s is None)
     stats = {
         "records_in": len(records), "records_out": len(records),
-        "votes": votes, "votes_failed": failed,
+        "votes": votes, "votes_failed": failed, "votes_prompt_too_long": too_long,
         "parse_failure_rate": round(failed / votes, 4) if votes else 0.0,
-        "records_without_score": sum(1 for s in scores if s is None),
+        "records_without_score": unscored,
+        "unscored_rate": round(unscored / len(records), 4) if records else 0.0,
         "mean_score": round(sum(valid) / len(valid), 4) if valid else None,
         "score_histogram": judge.histogram(scores),
+        "by_label": label_separation(records),
     }
-    if threshold is not None:
-        high = sum(1 for s in scores if judge.is_high_quality(s, threshold))
-        stats["split"] = {"threshold": threshold, "high": high, "low": len(records) - high}
     if tokens:
         stats.update(tokens)
     return stats
 
 
-def reuse_reviews(records: list[dict], threshold: float) -> tuple[list[dict], dict]:
+def label_separation(records: list[dict], key: str = "quality") -> dict | None:
+    """How well the judge's scores separate a seed's own labels (``meta.quality``: good vs
+    mediocre in the shipped seed): mean score per label and the ROC AUC with a bootstrap interval.
+    None when the records carry no such label."""
+    labelled = [(r.get("meta", {}).get(key), r["review"]["score"]) for r in records
+                if isinstance(r.get("meta"), dict) and r["meta"].get(key) is not None]
+    if not labelled:
+        return None
+    by = {}
+    for label, score in labelled:
+        by.setdefault(str(label), []).append(score)
+    out = {"labels": {lab: {"records": len(v), "scored": sum(1 for s in v if s is not None),
+                            "mean_score": intervals.mean_or_none([s for s in v if s is not None])}
+                      for lab, v in sorted(by.items())}}
+    if set(by) >= {"good", "mediocre"}:
+        good = [s for s in by["good"] if s is not None]
+        bad = [s for s in by["mediocre"] if s is not None]
+        out["auc_good_vs_mediocre"] = intervals.auc_with_interval(good, bad)
+    return out
+
+
+def reuse_reviews(records: list[dict]) -> tuple[list[dict], dict]:
     """Later iterations (reference behaviour): keep the scores stored in the seed."""
     for i, r in enumerate(records):
         if "review" not in r:
             raise ValueError(f"seed record {i} ({r.get('id')}) has no stored review; "
                              "set review.rereview_seed: true")
-    stats = review_stats(records, threshold)
+    stats = review_stats(records)
     stats["reused_scores"] = True
     return records, stats
 
 
-# --- generate (SPEC step 3) -----------------------------------------------------------------
+# --- generate (algorithm step 3) -----------------------------------------------------------------
 
 def split(records: list[dict], threshold: float) -> tuple[list[dict], list[dict]]:
     low = [r for r in records if not judge.is_high_quality(r["review"]["score"], threshold)]
@@ -188,49 +290,4 @@ def generate_stats(groups: list[dict], n_seeds: int, tokens: dict) -> dict:
     }
 
 
-# --- clean (SPEC step 4) --------------------------------------------------------------------
-
-def clean(groups: list[dict], rules: CleanRules) -> tuple[list[dict], list[dict], dict]:
-    """Kept new pairs as records (prompt/response/lineage), every drop, and the counts."""
-    items, drops = [], []
-    for g in groups:
-        kept, dropped = (clean_low_group if g["branch"] == "low" else clean_high_group)(g, rules)
-        for d in dropped:
-            d.update(seed_id=g["seed_id"], branch=g["branch"])
-        drops.extend(dropped)
-        for k in kept:
-            items.append({
-                "id": k["id"], "prompt": k["instruction"], "response": k["response"],
-                "lineage": {"iteration": g["iteration"], "parent_id": g["seed_id"],
-                            "root_id": g["root_id"], "branch": g["branch"], "stage": "clean",
-                            "generator": g["generator"], "instruction_id": k["instruction_id"]},
-                "parent_score": g["seed_score"],
-            })
-    return items, drops, clean_stats(groups, items, drops)
-
-
-def clean_stats(groups: list[dict], items: list[dict], drops: list[dict]) -> dict:
-    low = [g for g in groups if g["branch"] == "low"]
-    high = [g for g in groups if g["branch"] == "high"]
-    ins_in = sum(len(g["instructions"]) for g in low)
-    resp_in = sum(len(i["responses"]) for g in low for i in g["instructions"])
-    neg_in = sum(len(g["negatives"]) for g in high)
-    by_level = {lvl: Counter(d["reason"] for d in drops if d["level"] == lvl)
-                for lvl in ("group", "instruction", "response", "negative")}
-    with_instruction = sum(d.get("dropped_responses", 0) for d in drops if d["level"] == "instruction")
-    kept_ins = {i["lineage"]["instruction_id"] for i in items if i["lineage"]["branch"] == "low"}
-    return {
-        "groups_in": len(groups),
-        "groups_out": len({i["lineage"]["parent_id"] for i in items}),
-        "instructions_in": ins_in, "instructions_out": len(kept_ins),
-        "responses_in": resp_in,
-        "responses_out": sum(1 for i in items if i["lineage"]["branch"] == "low"),
-        "responses_dropped_with_instruction": with_instruction,
-        "negatives_in": neg_in,
-        "negatives_out": sum(1 for i in items if i["lineage"]["branch"] == "high"),
-        "records_out": len(items),
-        "drops": {lvl: dict(c) for lvl, c in by_level.items()},
-    }
-
-
-# --- annotate (SPEC step 6) is in annotate.py; review_new uses review_requests/apply_reviews ---
+# clean is in clean.py, annotate in annotate.py; review_new uses review_requests/apply_reviews.

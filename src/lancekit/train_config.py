@@ -53,6 +53,7 @@ SETTING_KEYS = (
     "cutoff_len",
     "pref_beta",
     "pref_loss",
+    "trust_remote_code",
 )
 LORA_KEYS = ("lora_rank", "lora_alpha", "lora_target")
 # Keys that are simply left out of the config when their value is null (LLaMA-Factory default).

@@ -7,7 +7,8 @@
 All conversations of a call go to vLLM in ONE ``llm.chat`` call (continuous batching): on two
 CPU cores that is ~3x faster than one call per prompt, on a GPU far more. Each conversation
 carries its own ``SamplingParams`` with its own seed, so a sample depends on its seed rather
-than on its position in the batch (only approximately on CPU: see ENVIRONMENT.md).
+than on its position in the batch (only approximately on CPU: short outputs were identical
+across fresh processes, a few long ones differed).
 
 vLLM spawns worker processes: a script that builds a ``VLLMEngine`` must do so under
 ``if __name__ == "__main__":``.
@@ -26,6 +27,7 @@ class Completion:
     text: str
     finish_reason: str  # "stop" (end of turn) or "length" (hit max_tokens)
     num_tokens: int
+    prompt_tokens: int = 0  # set for "prompt_too_long": the prompt's length in tokens
 
 
 def cpu_dtype(cpuinfo: str = "/proc/cpuinfo") -> str:
@@ -72,15 +74,17 @@ class VLLMEngine:
 
     def __init__(self, model_path: str, *, seed: int = 0, dtype: str = "auto",
                  max_model_len: int = 4096, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.85, extra: dict | None = None):
+                 gpu_memory_utilization: float = 0.85, trust_remote_code: bool = False,
+                 extra: dict | None = None):
         """Build the engine.
 
         On a machine without CUDA: ``dtype="auto"`` becomes ``cpu_dtype()`` (vLLM's own "auto"
         would silently run a float32 checkpoint in bf16), eager mode (compiling costs 1-2 min
         per start for no speed-up), chunked prefill off (with per-request seeds it crashed
         batches of 64), and environment defaults that are only set when absent:
-        VLLM_CPU_KVCACHE_SPACE=2 (GiB; unset, vLLM reserves most of the RAM) and
-        VLLM_CPU_OMP_THREADS_BIND = all CPUs in this process's affinity mask.
+        VLLM_CPU_KVCACHE_SPACE=2 (GiB; unset, vLLM reserves most of the RAM),
+        VLLM_CPU_OMP_THREADS_BIND = all CPUs in this process's affinity mask, and
+        VLLM_USE_V2_MODEL_RUNNER=0 (the V1 runner, which handles constrained decoding on CPU).
         `extra` is passed to ``vllm.LLM`` last and overrides everything.
         """
         os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
@@ -88,11 +92,14 @@ class VLLMEngine:
         self.on_gpu = _cuda_available()
         kwargs: dict = dict(model=str(model_path), seed=seed, max_model_len=max_model_len,
                             tensor_parallel_size=tensor_parallel_size,
-                            enable_prefix_caching=True)
+                            enable_prefix_caching=True, trust_remote_code=trust_remote_code)
         if self.on_gpu:
             kwargs.update(dtype=dtype, gpu_memory_utilization=gpu_memory_utilization)
         else:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+            # the V1 model runner: vllm-cpu 0.32.0 picks V2 whenever Triton imports, and V2 is
+            # reported to crash on structured (constrained) requests on CPU
+            os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
             os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", _cpu_bind(tensor_parallel_size))
             kwargs.update(dtype=cpu_dtype() if dtype == "auto" else dtype, enforce_eager=True,
                           enable_chunked_prefill=False)
@@ -113,16 +120,18 @@ class VLLMEngine:
 
     def chat(self, conversations: list[list[dict]], *, n: int, temperature: float, top_p: float,
              max_tokens: int, seeds: list[int], desc: str = "",
-             stop: list[str] | None = None) -> list[list[Completion]]:
+             stop: list[str] | None = None, choice: list[str] | None = None) -> list[list[Completion]]:
         """Sample `n` answers for every conversation, all in one batched vLLM call.
 
         `conversations` are lists of {"role", "content"} messages (the model's chat template is
         applied, including its default system line); a final assistant message is a prefix the
         model continues. `seeds` gives one seed per conversation; `stop` strings end a sample
-        (finish_reason "stop", the string itself left out).
+        (finish_reason "stop", the string itself left out). `choice` constrains every sample to
+        one of the given strings (vLLM structured outputs), e.g. the judge's " 0" .. " 10".
         Returns, in input order, one list of `n` Completions per conversation.
         """
         from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
 
         if len(seeds) != len(conversations):
             raise ValueError(f"{len(conversations)} conversations but {len(seeds)} seeds")
@@ -131,20 +140,23 @@ class VLLMEngine:
         if desc:
             print(f"{desc}: {len(conversations)} conversations x {n} samples", flush=True)
         # vLLM rejects the whole batch when one prompt does not fit: answer those here instead
-        fits = [self.prompt_tokens(c) < self.max_model_len for c in conversations]
+        lengths = [self.prompt_tokens(c) for c in conversations]
+        fits = [k < self.max_model_len for k in lengths]
         if not all(fits):
             print(f"{fits.count(False)} prompt(s) longer than max_model_len={self.max_model_len}: "
                   "skipped (finish_reason 'prompt_too_long')", flush=True)
         idx = [i for i, ok in enumerate(fits) if ok]
         params = [SamplingParams(n=n, temperature=temperature, top_p=top_p,
-                                 max_tokens=max_tokens, seed=int(seeds[i]), stop=stop) for i in idx]
+                                 max_tokens=max_tokens, seed=int(seeds[i]), stop=stop,
+                                 structured_outputs=StructuredOutputsParams(choice=list(choice)) if choice else None)
+                  for i in idx]
         # a conversation that ends with an assistant message is continued (a response prefix)
         cont = conversations[0][-1]["role"] == "assistant"
         if any((c[-1]["role"] == "assistant") != cont for c in conversations):
             raise ValueError("either every conversation of a call ends with an assistant prefix or none")
         outputs = self.llm.chat([conversations[i] for i in idx], params, use_tqdm=True,
                                 add_generation_prompt=not cont, continue_final_message=cont) if idx else []
-        results = [[Completion("", "prompt_too_long", 0)] * n for _ in conversations]
+        results = [[Completion("", "prompt_too_long", 0, lengths[i])] * n for i in range(len(conversations))]
         for i, out in zip(idx, outputs):
             results[i] = [Completion(text=c.text, finish_reason=str(c.finish_reason),
                                      num_tokens=len(c.token_ids)) for c in out.outputs]

@@ -11,34 +11,39 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SLOTS = ("prompt", "response")
+# The slots each template must hold.
+REQUIRED_SLOTS = {"review": SLOTS, "new_instruction": ("prompt",), "negative": SLOTS}
 
 
 @dataclass(frozen=True)
 class Prompts:
-    system: str
-    review: str
-    new_instruction: str
-    negative: str
+    system: str = ""
+    review: str = ""
+    new_instruction: str = ""
+    negative: str = ""
 
     @classmethod
     def load(cls, paths: dict[str, str]) -> "Prompts":
+        """The templates a stage uses (keys of ``paths``); the others stay empty."""
         texts = {}
-        for key in ("system", "review", "new_instruction", "negative"):
-            path = Path(paths[key])
+        for key, path in paths.items():
+            path = Path(path)
             if not path.is_file():
                 raise FileNotFoundError(f"prompt template '{key}' not found: {path} (config prompts.{key})")
             texts[key] = path.read_text(encoding="utf-8").strip()
-        for key, need in (("review", SLOTS), ("new_instruction", ("prompt",)), ("negative", SLOTS)):
-            for slot in need:
+            for slot in REQUIRED_SLOTS.get(key, ()):
                 if "{" + slot + "}" not in texts[key]:
-                    raise ValueError(f"prompt template '{key}' ({paths[key]}) lacks the slot {{{slot}}}")
+                    raise ValueError(f"prompt template '{key}' ({path}) lacks the slot {{{slot}}}")
         return cls(**texts)
 
 
 def fill(template: str, **values: str) -> str:
-    for key, val in values.items():
-        template = template.replace("{" + key + "}", val)
-    return template
+    """Fill the named slots in one pass: text put into a slot is never scanned again, so a
+    literal ``{response}`` inside a seed's prompt stays as it is."""
+    if not values:
+        return template
+    pattern = re.compile("|".join(re.escape("{" + k + "}") for k in values))
+    return pattern.sub(lambda m: values[m.group(0)[1:-1]], template)
 
 
 def _chat(system: str, user: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""SPEC step 4: clean the generated data of one seed group. Every drop carries a reason.
+"""Algorithm step 4: clean the generated data of one seed group. Every drop carries a reason.
 
 Unlike the reference code, the instruction checks run whatever the number of new instructions
 in the group (the reference skips them when a group has exactly one).
@@ -6,8 +6,10 @@ in the group (the reference skips them when a group has exactly one).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
+from . import records
 from .rouge import Tokenised, tokenise, too_similar
 
 
@@ -125,3 +127,44 @@ def clean_high_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[d
     if not kept:
         drops.append({"id": group["seed_id"], "level": "group", "reason": "group_empty"})
     return kept, drops
+
+
+# --- the stage: every group of raw.json -------------------------------------------------------
+
+def clean_groups(groups: list[dict], rules: CleanRules) -> tuple[list[dict], list[dict], dict]:
+    """Kept new pairs as records (prompt/response/lineage), every drop, and the counts."""
+    items, drops = [], []
+    for g in groups:
+        kept, dropped = (clean_low_group if g["branch"] == "low" else clean_high_group)(g, rules)
+        for d in dropped:
+            d.update(seed_id=g["seed_id"], branch=g["branch"])
+        drops.extend(dropped)
+        for k in kept:
+            items.append(records.generated_record(
+                k["id"], k["instruction"], k["response"], parent=g, iteration=g["iteration"],
+                branch=g["branch"], generator=g["generator"], instruction_id=k["instruction_id"]))
+    return items, drops, clean_stats(groups, items, drops)
+
+
+def clean_stats(groups: list[dict], items: list[dict], drops: list[dict]) -> dict:
+    low = [g for g in groups if g["branch"] == "low"]
+    high = [g for g in groups if g["branch"] == "high"]
+    ins_in = sum(len(g["instructions"]) for g in low)
+    resp_in = sum(len(i["responses"]) for g in low for i in g["instructions"])
+    neg_in = sum(len(g["negatives"]) for g in high)
+    by_level = {lvl: Counter(d["reason"] for d in drops if d["level"] == lvl)
+                for lvl in ("group", "instruction", "response", "negative")}
+    with_instruction = sum(d.get("dropped_responses", 0) for d in drops if d["level"] == "instruction")
+    kept_ins = {i["lineage"]["instruction_id"] for i in items if i["lineage"]["branch"] == "low"}
+    return {
+        "groups_in": len(groups),
+        "groups_out": len({i["lineage"]["parent_id"] for i in items}),
+        "instructions_in": ins_in, "instructions_out": len(kept_ins),
+        "responses_in": resp_in,
+        "responses_out": sum(1 for i in items if i["lineage"]["branch"] == "low"),
+        "responses_dropped_with_instruction": with_instruction,
+        "negatives_in": neg_in,
+        "negatives_out": sum(1 for i in items if i["lineage"]["branch"] == "high"),
+        "records_out": len(items),
+        "drops": {lvl: dict(c) for lvl, c in by_level.items()},
+    }

@@ -1,0 +1,47 @@
+"""Config checks the JSON schema cannot express, run before any job (workflow/rules/common.smk).
+
+The schema already rejects unknown keys, wrong types and values out of range; here:
+- ``[min, max]`` pairs with min > max;
+- prompt files that do not exist or lack their slots;
+- settings that contradict each other.
+Every message names the config key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .prompts import REQUIRED_SLOTS
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
+    problems = []
+    for key in ("instruction_words", "response_words"):
+        lo, hi = config["clean"][key]
+        if lo > hi:
+            problems.append(f"clean.{key}: [min, max] = [{lo}, {hi}]: min is greater than max")
+    for name, path in config["prompts"].items():
+        full = Path(resolve(path))
+        if not full.is_file():
+            problems.append(f"prompts.{name}: file {path} not found")
+            continue
+        text = full.read_text(encoding="utf-8")
+        missing = [s for s in REQUIRED_SLOTS.get(name, ()) if "{" + s + "}" not in text]
+        if missing:
+            problems.append(f"prompts.{name}: {path} lacks the slot(s) " + ", ".join("{" + s + "}" for s in missing))
+    seed = Path(resolve(config["seed"]["path"]))
+    if not seed.is_file():
+        problems.append(f"seed.path: file {config['seed']['path']} not found")
+    review = config["review"]
+    if review["mode"] == "constrained" and review["order"] == "score_first" and review["response_prefix"] not in (
+            None, "score:"):
+        problems.append(f"review.response_prefix: {review['response_prefix']!r} with review.mode constrained and "
+                        "order score_first: the score is decoded right after the prefix, so it must be 'score:' "
+                        "(or null)")
+    if problems:
+        raise ConfigError("bad config:\n  " + "\n  ".join(problems))

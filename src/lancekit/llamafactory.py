@@ -1,0 +1,289 @@
+"""The LLaMA-Factory adapter: train one LANCE stage (SFT or DPO) with LLaMA-Factory 0.9.5 and
+publish the model atomically (import it only inside the llamafactory environment; scripts/train.py
+is its entry point).
+
+- Empty data file: OUT_DIR becomes a copy of IN_DIR, with lance_train.json saying
+  "skipped: empty dataset".
+- Otherwise, in the work dir OUT_DIR + ".work/": data/<stage>.json + data/dataset_info.json,
+  train.yaml, `llamafactory-cli train train.yaml` (list argv, no shell, output streamed to the log);
+  with finetuning_type lora also export.yaml and `llamafactory-cli export export.yaml` (merge into a
+  full model). The finished model (config, safetensors, tokenizer, chat template, trainer_log.jsonl,
+  training_loss*.png, lance_train.json, lance_train_config.yaml) is then moved to OUT_DIR with
+  os.replace, trainer_log.jsonl / training_loss.png / lance_train.json are also copied beside OUT_DIR
+  as OUT_DIR.<name>, and the work dir is removed (kept on failure, or with --keep-work).
+- DPO: start it from the SFT output (--model SFT_DIR); LLaMA-Factory then uses that model as the
+  reference model (ref_model is left unset).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import yaml
+
+from .envs import OFFLINE_ENV
+from .io import write_json
+from .train_config import build_export_config, build_train_config, dataset_info_file
+
+MODEL_FILES = ("config.json", "tokenizer_config.json")
+
+
+class TrainError(RuntimeError):
+    pass
+
+
+def count_examples(path: Path) -> int:
+    """Number of records in a JSON list (or JSON-lines) data file; 0 for an empty file."""
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        return 0
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return sum(1 for line in text.splitlines() if line.strip())  # JSON lines
+    if not isinstance(data, list):
+        raise TrainError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    return len(data)
+
+
+def has_accelerator() -> bool:
+    """torch.cuda.is_available() of this env, asked in a child (keeps torch out of this process)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import torch; print(int(torch.cuda.is_available()))"],
+        capture_output=True, text=True, check=False,
+    )
+    return probe.returncode == 0 and probe.stdout.strip().endswith("1")
+
+
+def cli_path() -> str:
+    """llamafactory-cli of the environment running this script (need not be on PATH)."""
+    here = Path(sys.executable).parent / "llamafactory-cli"
+    if here.exists():
+        return str(here)
+    found = shutil.which("llamafactory-cli")
+    if not found:
+        raise TrainError("llamafactory-cli not found: run train.py with the llamafactory env's python")
+    return found
+
+
+def child_env() -> dict:
+    env = {**OFFLINE_ENV, **os.environ, "PYTHONUNBUFFERED": "1"}
+    # the env's bin first, so that any helper LLaMA-Factory spawns (e.g. torchrun) is the env's
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_streamed(argv: list[str], log, cwd: Path, what: str, log_name: str) -> None:
+    """Run argv (no shell), copy its stdout+stderr byte for byte to `log` (tqdm's \\r included)."""
+    header = f"\n=== {what}: {' '.join(argv)}  (cwd {cwd})\n".encode()
+    log.write(header)
+    log.flush()
+    tail: deque[bytes] = deque(maxlen=40)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pending = b""
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        log.write(chunk)
+        log.flush()
+        pending += chunk
+        *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
+        tail.extend(line for line in lines if line.strip())
+    proc.stdout.close()
+    rc = proc.wait()
+    if pending.strip():
+        tail.append(pending)
+    if rc != 0:
+        last = b"\n".join(list(tail)[-15:]).decode(errors="replace")
+        raise TrainError(
+            f"{what} failed (exit code {rc}); full output in {log_name}. Last lines:\n{last}"
+        )
+
+
+def read_trainer_log(path: Path) -> list[dict]:
+    """The rows of LLaMA-Factory's trainer_log.jsonl (a torn last line is skipped)."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line)) if line.strip() else None
+        except json.JSONDecodeError:
+            pass
+    return rows
+
+
+def dpo_metrics(model_dir: Path) -> dict:
+    """The last logged DPO metrics (trainer_log.jsonl only has loss and accuracy)."""
+    state = model_dir / "trainer_state.json"
+    if not state.exists():
+        return {}
+    history = json.loads(state.read_text(encoding="utf-8")).get("log_history", [])
+    logged = [h for h in history if "rewards/margins" in h]
+    if not logged:
+        return {}
+    keys = ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected")
+    return {k.replace("/", "_"): logged[-1][k] for k in keys if k in logged[-1]}
+
+
+def chat_template_of(model_dir: Path) -> str | None:
+    jinja = model_dir / "chat_template.jinja"
+    if jinja.exists():
+        return jinja.read_text(encoding="utf-8")
+    cfg = model_dir / "tokenizer_config.json"
+    if cfg.exists():
+        tmpl = json.loads(cfg.read_text(encoding="utf-8")).get("chat_template")
+        if isinstance(tmpl, str):
+            return tmpl
+    return None
+
+
+def check_model_dir(model_dir: Path, base_dir: Path) -> dict:
+    """The output must load as is in transformers/vLLM: config, weights, tokenizer, chat template."""
+    missing = [f for f in MODEL_FILES if not (model_dir / f).exists()]
+    if not list(model_dir.glob("*.safetensors")):
+        missing.append("*.safetensors")
+    if not ((model_dir / "tokenizer.json").exists() or (model_dir / "tokenizer.model").exists()):
+        missing.append("tokenizer.json")
+    if missing:
+        raise TrainError(f"trained model in {model_dir} lacks {missing}")
+    base_tmpl, new_tmpl = chat_template_of(base_dir), chat_template_of(model_dir)
+    if base_tmpl is not None and new_tmpl is None:
+        raise TrainError(f"trained model in {model_dir} lost the chat template of {base_dir}")
+    return {"chat_template_unchanged": base_tmpl == new_tmpl}
+
+
+def publish(src: Path, out: Path, info: dict) -> None:
+    """Write lance_train.json into src, move src to out atomically, copy logs beside out."""
+    write_json(src / "lance_train.json", info)
+    if out.exists() or out.is_symlink():
+        if out.is_dir() and not out.is_symlink():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path in src.iterdir():  # the trainer writes weights 0600; make them readable like the rest
+        if path.is_file():
+            path.chmod(path.stat().st_mode | 0o444)
+    os.replace(src, out)
+    for old in [out.parent / f"{out.name}.{n}" for n in ("trainer_log.jsonl", "lance_train.json")] + list(
+        out.parent.glob(f"{out.name}.training_*.png")
+    ):
+        old.unlink(missing_ok=True)  # copies from an earlier run
+    beside = ["trainer_log.jsonl", "lance_train.json"] + sorted(p.name for p in out.glob("training_*.png"))
+    for name in beside:
+        if (out / name).exists():
+            shutil.copy2(out / name, out.parent / f"{out.name}.{name}")
+
+
+def train(stage: str, model: str, data: str, out: str, template_file: str, settings: dict,
+          log: str | None = None, keep_work: bool = False) -> dict:
+    """Train `stage` from `model` on `data` into `out` (see the module docstring)."""
+    in_dir = Path(model).resolve()
+    data = Path(data).resolve()
+    out = Path(out).resolve()
+    work = Path(str(out) + ".work")
+    t0 = time.time()
+    if not (in_dir / "config.json").exists():
+        raise TrainError(f"--model {in_dir}: no config.json, not a model directory")
+    n = count_examples(data)
+    info = {
+        "stage": stage,
+        "skipped": False,
+        "reason": None,
+        "n_examples": n,
+        "base_model": str(in_dir),
+        "data": str(data),
+        "seconds": None,
+        "final_loss": None,
+    }
+    if work.exists():
+        shutil.rmtree(work)  # leftovers of an earlier failed run
+    work.mkdir(parents=True)
+
+    if n == 0:
+        shutil.copytree(in_dir, work / "output", symlinks=False)
+        stale = ["lance_train.json", "lance_train_config.yaml", "trainer_log.jsonl", "trainer_state.json",
+                 "train_results.json", "all_results.json", "training_args.bin"]
+        stale += [p.name for p in (work / "output").glob("training_*.png")]
+        for name in stale:  # they would describe the input's training, not this run
+            (work / "output" / name).unlink(missing_ok=True)
+        info.update(skipped=True, reason="skipped: empty dataset", seconds=round(time.time() - t0, 1))
+        publish(work / "output", out, info)
+        shutil.rmtree(work)
+        return info
+
+    template = yaml.safe_load(Path(template_file).read_text(encoding="utf-8")) or {}
+    lora = None
+    data_dir = work / "data"
+    data_dir.mkdir()
+    data_name = f"{stage}.json"
+    shutil.copy2(data, data_dir / data_name)
+    write_json(data_dir / "dataset_info.json", dataset_info_file(stage, data_name))
+
+    use_cpu = not has_accelerator()
+    # finetuning_type decides where the trainer writes: the final dir (full) or an adapter dir (lora)
+    probe = build_train_config(
+        stage, template, settings, model_path=str(in_dir), dataset_dir=str(data_dir),
+        output_dir=str(work / "output"), use_cpu=use_cpu,
+    )
+    lora = probe["finetuning_type"] == "lora"
+    train_out = work / ("adapter" if lora else "output")
+    cfg = dict(probe, output_dir=str(train_out))
+    (work / "train.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+
+    cli = cli_path()
+    log_path = Path(log).resolve() if log else None
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_name = str(log_path) if log_path else "the output above"
+    with open(log_path, "ab") if log_path else contextlib.nullcontext(sys.stdout.buffer) as log:
+        run_streamed([cli, "train", str(work / "train.yaml")], log, work, "llamafactory-cli train", log_name)
+        export_cfg = None
+        if lora:
+            export_cfg = build_export_config(cfg, adapter_dir=str(train_out), export_dir=str(work / "output"))
+            (work / "export.yaml").write_text(yaml.safe_dump(export_cfg, sort_keys=False, allow_unicode=True))
+            run_streamed([cli, "export", str(work / "export.yaml")], log, work, "llamafactory-cli export", log_name)
+            for name in os.listdir(train_out):  # trainer logs, plots, results of the adapter run
+                if name.startswith(("trainer_log", "trainer_state", "training_", "train_results", "all_results")):
+                    shutil.copy2(train_out / name, work / "output" / name)
+
+    final = work / "output"
+    info.update(check_model_dir(final, in_dir))
+    rows = read_trainer_log(final / "trainer_log.jsonl")
+    losses = [r["loss"] for r in rows if isinstance(r.get("loss"), (int, float))]
+    results = {}
+    if (final / "train_results.json").exists():
+        results = json.loads((final / "train_results.json").read_text(encoding="utf-8"))
+    info.update(
+        final_loss=losses[-1] if losses else None,
+        first_loss=losses[0] if losses else None,
+        train_loss=results.get("train_loss"),
+        steps=rows[-1].get("current_steps") if rows else None,
+        finetuning_type=cfg["finetuning_type"],
+        template=cfg["template"],
+        reference_model=str(in_dir) if stage == "dpo" else None,
+        llamafactory_config={"train": cfg, "export": export_cfg},
+        seconds=round(time.time() - t0, 1),
+    )
+    info["train_runtime"] = results.get("train_runtime")
+    if stage == "dpo":
+        info.update(dpo_metrics(final))
+    (final / "lance_train_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    publish(final, out, info)
+    if not keep_work:
+        shutil.rmtree(work)
+    return info

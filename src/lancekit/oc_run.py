@@ -1,0 +1,229 @@
+"""The OpenCompass adapter: score one model and write summary.json (import it only inside the
+opencompass environment; scripts/evaluate.py is its entry point).
+
+Runs `python -m opencompass.cli.main <config> -w <work-dir> --max-num-workers N` offline, streams
+its output and its task logs, then reads the summary CSV. OpenCompass exits 0 even when a task
+failed, so a benchmark without a score raises EvalError with the failing task logs named.
+summary.json = {"model", "abbr", "scores", "mean", "n_items", "work_dir", "run_dir",
+"summary_csv", "settings", "seconds"}, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .envs import OFFLINE_ENV
+from .io import write_json, write_text_atomic
+from .oc_config import (BENCHMARKS, BenchmarkError, MissingBenchmarksError, check_benchmark_data,
+                        find_summary_csv, merged_settings, parse_summary_csv, render_eval_config,
+                        require_scores, resolve_benchmarks)
+
+SRC = Path(__file__).resolve().parents[1]
+
+_EXP_FOLDER = re.compile(r"Current exp folder:\s*(\S+)")
+
+
+def log(msg: str) -> None:
+    print(f"[evaluate] {msg}", flush=True)
+
+
+class EvalError(RuntimeError):
+    """An evaluation that cannot run or produced no score; the message says where to look."""
+
+
+def fail(msg: str) -> None:
+    raise EvalError(msg)
+
+
+def child_env(work_dir: Path, settings: dict) -> dict:
+    """The environment for OpenCompass: offline, caches out of $HOME, our package importable."""
+    env = {**os.environ, **OFFLINE_ENV, "PYTHONUNBUFFERED": "1"}
+    cache = work_dir / ".cache"
+    env.setdefault("HF_HOME", str(cache / "hf"))
+    env.setdefault("XDG_CACHE_HOME", str(cache / "xdg"))
+    env.setdefault("MPLCONFIGDIR", str(cache / "matplotlib"))
+    # OpenCompass imports our model class and postprocessor by dotted path, in its task processes
+    # too: lancekit (src/) must be on their path
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                      if p and Path(p).resolve() != SRC])
+    if settings.get("num_threads"):
+        n = str(int(settings["num_threads"]))
+        env.update(OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
+    return env
+
+
+class LogTailer(threading.Thread):
+    """Echo new lines of the task logs (<run_dir>/logs/**/*.out) while OpenCompass runs."""
+
+    def __init__(self, work_dir: Path, before: set[str], sink):
+        super().__init__(daemon=True)
+        self.work_dir, self.before, self.sink = work_dir, before, sink
+        self.run_dir: Path | None = None
+        self.offsets: dict[Path, int] = {}
+        self.stop = threading.Event()
+
+    def _find_run_dir(self) -> Path | None:
+        if self.run_dir is None:
+            new = [d for d in self.work_dir.iterdir() if d.is_dir() and d.name not in self.before
+                   and re.fullmatch(r"\d{8}_\d{6}", d.name)]
+            if new:
+                self.run_dir = sorted(new)[-1]
+        return self.run_dir
+
+    def poll(self) -> None:
+        run_dir = self._find_run_dir()
+        if run_dir is None or not (run_dir / "logs").is_dir():
+            return
+        for path in sorted((run_dir / "logs").rglob("*.out")):
+            start = self.offsets.get(path, 0)
+            try:
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    chunk = f.read()
+            except OSError:
+                continue
+            if not chunk:
+                continue
+            # keep a trailing partial line for the next poll
+            cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+            if cut < 0:
+                continue
+            self.offsets[path] = start + cut + 1
+            task = f"{path.parent.parent.name}/{path.parent.name}/{path.stem}"
+            for line in re.split(r"[\r\n]+", chunk[:cut].decode("utf-8", "replace")):
+                if line.strip():
+                    self.sink(f"  [{task}] {line.rstrip()}")
+
+    def run(self) -> None:
+        while not self.stop.wait(2.0):
+            self.poll()
+        self.poll()
+
+
+def count_items(run_dir: Path, abbr: str, spec: dict) -> int:
+    """Predictions written for one benchmark (summed over subsets and split shards)."""
+    pred_dir = run_dir / "predictions" / abbr
+    if not pred_dir.is_dir():
+        return 0
+    bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
+    if bench.kind == "opencompass":
+        prefix = bench.dataset_prefix
+        files = [p for p in pred_dir.glob("*.json") if p.stem.startswith(prefix)]
+    else:
+        files = [p for p in pred_dir.glob("*.json")
+                 if p.stem == spec["name"] or re.fullmatch(re.escape(spec["name"]) + r"_\d+", p.stem)]
+    total = 0
+    for p in files:
+        try:
+            total += len(json.loads(p.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def failed_task_logs(run_dir: Path, names: list[str]) -> list[Path]:
+    logs = []
+    for p in sorted((run_dir / "logs").rglob("*.out")) if (run_dir / "logs").is_dir() else []:
+        text = p.read_text(encoding="utf-8", errors="replace")
+        if "Traceback" in text or "Error" in text or any(p.stem.startswith(n) for n in names):
+            logs.append(p)
+    return logs
+
+
+def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: str, out: str,
+             trust_remote_code: bool = False) -> dict:
+    """Score `model` on `benchmarks` (names, or {"name", "path"} for the embedded jsonl ones)."""
+    t0 = time.time()
+    work_dir = Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    model = Path(model).resolve()
+    if not (model / "config.json").is_file():
+        fail(f"model directory {model} has no config.json")
+    if not re.fullmatch(r"[A-Za-z0-9._+-]+", abbr):
+        fail(f"abbr {abbr!r}: use letters, digits and . _ + - only (it names folders)")
+    try:
+        settings = merged_settings(settings)
+        specs = resolve_benchmarks(benchmarks)
+    except BenchmarkError as e:
+        fail(str(e))
+    problems = check_benchmark_data(specs, os.environ.get("COMPASS_DATA_CACHE"))
+    if problems:
+        fail("cannot evaluate offline:\n  " + "\n  ".join(problems))
+
+    config_path = work_dir / f"eval_{abbr}.py"
+    write_text_atomic(config_path, render_eval_config(str(model), abbr, specs, settings, trust_remote_code))
+    argv_oc = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
+               "--max-num-workers", str(int(settings["max_num_workers"]))]
+    log(f"config {config_path}")
+    log("running: " + " ".join(argv_oc))
+
+    env = child_env(work_dir, settings)
+    before = {d.name for d in work_dir.iterdir()}
+    log_path = work_dir / f"opencompass_{abbr}.log"
+    run_dir = None
+    with open(log_path, "a", encoding="utf-8") as logf:
+        lock = threading.Lock()
+
+        def sink(line: str) -> None:
+            with lock:
+                print(line, flush=True)
+                logf.write(line + "\n")
+                logf.flush()
+
+        tailer = LogTailer(work_dir, before, sink)
+        tailer.start()
+        proc = subprocess.Popen(argv_oc, cwd=work_dir, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+        try:
+            for line in proc.stdout:
+                m = _EXP_FOLDER.search(line)
+                if m:
+                    run_dir = Path(m.group(1))
+                    if not run_dir.is_absolute():
+                        run_dir = work_dir / run_dir
+                sink(line.rstrip("\n"))
+            rc = proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            raise
+        finally:
+            tailer.stop.set()
+            tailer.join()
+    run_dir = run_dir or tailer.run_dir
+    if run_dir is None:
+        fail(f"OpenCompass (exit {rc}) made no run folder under {work_dir}; see {log_path}")
+    names = [s["name"] for s in specs]
+    try:
+        csv_path = find_summary_csv(run_dir)
+        scores = require_scores(parse_summary_csv(csv_path, abbr), names, csv_path)
+    except (FileNotFoundError, ValueError, MissingBenchmarksError) as e:
+        logs = failed_task_logs(run_dir, names)
+        fail(f"{e}\n  OpenCompass exit status {rc}; task logs to read:\n    "
+             + "\n    ".join(str(p) for p in logs))
+    if rc != 0:
+        fail(f"OpenCompass exited with status {rc} although every benchmark has a score; see {log_path}")
+
+    summary = {
+        "model": str(model),
+        "abbr": abbr,
+        "scores": scores,
+        "mean": round(sum(scores.values()) / len(scores), 4),
+        "n_items": {s["name"]: count_items(run_dir, abbr, s) for s in specs},
+        "work_dir": str(work_dir),
+        "run_dir": str(run_dir),
+        "summary_csv": str(csv_path),
+        "settings": settings,
+        "seconds": round(time.time() - t0, 1),
+    }
+    write_json(out, summary)
+    log(f"scores {scores} mean {summary['mean']} n_items {summary['n_items']} "
+        f"({summary['seconds']} s) -> {out}")
+    return summary
