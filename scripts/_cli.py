@@ -7,7 +7,10 @@ made by ``job_spec`` in workflow/rules/common.smk from the rule's own named ``in
     job = load_job(__doc__)
     seeds = read_json(job.input.seed)
     write_json(job.output.reviewed, ...)
-    job.params["samples"]
+    job.params["review"]["samples"]
+
+``params`` merges the stage's settings (a plain JSON param of the rule, so a config change
+reruns the stage) with the values the rule derives from the wildcards.
 """
 
 import argparse
@@ -22,10 +25,13 @@ class Job(SimpleNamespace):
 
 def load_job(doc: str, argv: list[str] | None = None) -> Job:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("job", type=json.loads, help="the rule's named input/output/wildcards and the stage's settings, as JSON")
-    spec = ap.parse_args(argv).job
+    ap.add_argument("job", type=json.loads, help="the rule's named input/output/wildcards, as JSON")
+    ap.add_argument("settings", type=json.loads, nargs="?", default={}, help="the stage's settings, as JSON")
+    args = ap.parse_args(argv)
+    spec = args.job
     return Job(input=SimpleNamespace(**spec.get("input", {})), output=SimpleNamespace(**spec.get("output", {})),
-               wildcards=SimpleNamespace(**spec.get("wildcards", {})), params=spec.get("params", {}))
+               wildcards=SimpleNamespace(**spec.get("wildcards", {})),
+               params={**args.settings, **spec.get("params", {})})
 
 
 class Timer:

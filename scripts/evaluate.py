@@ -14,7 +14,7 @@ def main() -> int:
     benchmarks = [{"name": b, "path": getattr(job.input, b)} if hasattr(job.input, b) else b
                   for b in p["benchmarks"]]
     try:
-        evaluate(p["model"], job.wildcards.run, benchmarks, p["settings"], p["work_dir"], job.output.summary,
+        evaluate(p["model"], job.wildcards.run, benchmarks, p["eval"], p["work_dir"], job.output.summary,
                  p["trust_remote_code"])
     except EvalError as e:
         print(f"[evaluate] ERROR: {e}", file=sys.stderr, flush=True)

@@ -3,7 +3,7 @@ seeds, all sampled from the iteration's generator model on vLLM."""
 
 from _cli import Timer, load_job
 
-from lancekit import stages
+from lancekit import judge, stages
 from lancekit.io import read_json, write_json
 from lancekit.prompts import Prompts
 
@@ -14,7 +14,7 @@ def main() -> None:
     iteration, model = int(job.wildcards.t), p["model"]
     seeds = read_json(job.input.reviewed)
     prompts = Prompts.load({k: getattr(job.input, k) for k in ("system", "new_instruction", "negative")})
-    low, high = stages.split(seeds, p["split_threshold"])
+    low, high = judge.split(seeds, p["split_threshold"])
     first = stages.first_requests(low, high, prompts, p["generate"], p["seed"])
     groups, tokens = [], stages.token_stats([])
     if first:

@@ -3,7 +3,7 @@
 
 from _cli import load_job
 
-from lancekit import annotate
+from lancekit.records import cumulative, sft_example
 from lancekit.io import InputError, write_json
 from lancekit.seeds import load_seed
 
@@ -16,7 +16,7 @@ def main() -> None:
     except InputError as e:
         raise SystemExit(f"error: bad seed input: {e}")
     system = open(job.input.system, encoding="utf-8").read().strip()
-    sft = annotate.cumulative([annotate.sft_example(r, system) for r in records], [], p["shuffle_seed"])
+    sft = cumulative([sft_example(r, system) for r in records], [], p["shuffle_seed"])
     write_json(job.output.seed, records)
     write_json(job.output.sft, sft)
     write_json(job.output.dpo, [])

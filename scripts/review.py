@@ -36,7 +36,7 @@ def main() -> None:
     stage, p = job.params["stage"], job.params
     timer = Timer(stage)
     recs = read_json(job.input.records)
-    if stage == "review_seed" and not p["rereview"]:
+    if stage == "review_seed" and int(job.wildcards.t) > 1 and not p["review"]["rereview_seed"]:
         recs, stats = stages.reuse_reviews(recs)
     else:
         prompts = Prompts.load({"system": job.input.system, "review": job.input.review})

@@ -19,7 +19,7 @@ def main() -> int:
     job = load_job(__doc__)
     p = job.params
     try:
-        info = train(p["stage"], p["start"], job.input.data, job.output.model, job.input.template, p["settings"])
+        info = train(p["stage"], p["start"], job.input.data, job.output.model, job.input.template, p["train"])
     except (TrainError, TrainConfigError) as exc:
         print(f"train: ERROR: {exc}\n(work dir kept for inspection: {Path(job.output.model).resolve()}.work)",
               file=sys.stderr)

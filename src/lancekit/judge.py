@@ -93,6 +93,13 @@ def is_high_quality(score: float | None, threshold: float) -> bool:
     return score is not None and score > threshold
 
 
+def split(records: list[dict], threshold: float) -> tuple[list[dict], list[dict]]:
+    """(low, high) quality records of a reviewed seed, in input order."""
+    low = [r for r in records if not is_high_quality(r["review"]["score"], threshold)]
+    high = [r for r in records if is_high_quality(r["review"]["score"], threshold)]
+    return low, high
+
+
 def histogram(scores: list[float | None]) -> dict[str, int]:
     """Counts per integer bin 0..10 (a score s falls in bin floor(s); 10 in bin 10), plus 'none'."""
     bins = {str(b): 0 for b in range(11)}

@@ -19,6 +19,7 @@ rerun gives the same ids and any training example traces back to its seed throug
 from __future__ import annotations
 
 import hashlib
+import random
 
 LINEAGE_KEYS = ("iteration", "parent_id", "root_id", "stage", "branch", "generator", "instruction_id",
                 "source")
@@ -64,3 +65,18 @@ def trace(rec: dict) -> dict:
     lin = rec["lineage"]
     return {"id": rec["id"], "root_id": lin["root_id"], "parent_id": lin["parent_id"] or "",
             "iteration": lin["iteration"]}
+
+
+def sft_example(rec: dict, system: str) -> dict:
+    """LLaMA-Factory alpaca record (instruction/input/output/system) with id and lineage."""
+    return {"instruction": rec["prompt"], "input": "", "output": rec["response"], "system": system,
+            **trace(rec)}
+
+
+def cumulative(new: list[dict], previous: list[dict], seed: int) -> list[dict]:
+    """new ∪ previous training examples (by id, new wins), shuffled with a fixed seed."""
+    merged = {r["id"]: r for r in previous}
+    merged.update({r["id"]: r for r in new})
+    out = sorted(merged.values(), key=lambda r: r["id"])
+    random.Random(seed).shuffle(out)
+    return out

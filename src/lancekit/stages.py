@@ -194,12 +194,6 @@ def reuse_reviews(records: list[dict]) -> tuple[list[dict], dict]:
 
 # --- generate (algorithm step 3) -----------------------------------------------------------------
 
-def split(records: list[dict], threshold: float) -> tuple[list[dict], list[dict]]:
-    low = [r for r in records if not judge.is_high_quality(r["review"]["score"], threshold)]
-    high = [r for r in records if judge.is_high_quality(r["review"]["score"], threshold)]
-    return low, high
-
-
 def first_requests(low: list[dict], high: list[dict], p: prompts.Prompts, cfg: dict, seed: int) -> list[dict]:
     """New-instruction requests for low seeds, then negative requests for high seeds.
 

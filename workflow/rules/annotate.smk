@@ -20,14 +20,17 @@ rule annotate:
         stats="results/iter{t}/stats/annotate.json",
     params:
         code=code("annotate"),
-        job=job_spec(
-            annotate=config["annotate"],
-            split_threshold=config["split_threshold"],
-            health={
-                k: config["review"][k]
-                for k in ("max_parse_failure_rate", "max_unscored_rate")
-            },
+        settings=as_json(
+            {
+                "annotate": config["annotate"],
+                "split_threshold": config["split_threshold"],
+                "health": {
+                    k: config["review"][k]
+                    for k in ("max_parse_failure_rate", "max_unscored_rate")
+                },
+            }
         ),
+        job=job_spec(),
     log:
         "logs/iter{t}/annotate.log",
     benchmark:

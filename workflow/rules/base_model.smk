@@ -26,6 +26,7 @@ rule prepare_base_model:
         model=directory("results/base_model"),
     params:
         code=code("convert_model"),
+        settings=as_json({"package": config["model"]["embedded_package"]}),
         job=job_spec(),
     log:
         "logs/base_model.log",

@@ -10,7 +10,8 @@ rule clean:
         stats="results/iter{t}/stats/clean.json",
     params:
         code=code("clean"),
-        job=job_spec(clean=config["clean"]),
+        settings=as_json({"clean": config["clean"]}),
+        job=job_spec(),
     log:
         "logs/iter{t}/clean.log",
     benchmark:

@@ -102,13 +102,15 @@ def _named(namedlist):
     return out
 
 
-def job_spec(**settings):
+def job_spec(**derived):
     """The one way a rule hands its job to its script (scripts/_cli.py load_job): the rule's
-    named input and output, its wildcards and the stage's settings, as one JSON argument.
-    A setting may be a function of the wildcards. Paths are written once, in the rule."""
+    named input and output, its wildcards and values derived from them (functions of the
+    wildcards, e.g. the generator model of iteration t), as one JSON argument. Paths are written
+    once, in the rule. Settings go in a separate, plain `settings` param: Snakemake records only
+    plain params, so only those can trigger a rerun when the config changes."""
 
     def spec(wildcards, input, output):
-        params = {k: (v(wildcards) if callable(v) else v) for k, v in settings.items()}
+        params = {k: (v(wildcards) if callable(v) else v) for k, v in derived.items()}
         return as_json(
             {
                 "input": _named(input),
@@ -123,9 +125,12 @@ def job_spec(**settings):
 
 def stage_cmd(engine, script):
     """The shell line of every stage: the engine's interpreter runs scripts/<script>.py on the
-    job JSON (params.job), its output teed to the rule's log."""
+    job (params.job) and the stage's settings (params.settings), teeing its output to the log."""
     py = "LANCE_PY_" + engine.upper()
-    return f'"${py}" "$LANCE_SCRIPTS/{script}.py" {{params.job:q}} 2>&1 | tee {{log:q}}'
+    return (
+        f'"${py}" "$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}}'
+        " 2>&1 | tee {log:q}"
+    )
 
 
 def code(script):
@@ -218,6 +223,8 @@ def engine_settings():
         "sampling": {k: config["sampling"][k] for k in ("temperature", "top_p")},
         "seed": config["sampling"]["seed"],
         "trust_remote_code": config["model"]["trust_remote_code"],
+        # a hub id is no input file: its name is what says the model changed
+        "base_model": config["model"]["base"],
     }
 
 

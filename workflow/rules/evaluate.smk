@@ -12,7 +12,8 @@ rule make_benchmarks:
         check="results/benchmarks/contamination.json",
     params:
         code=code("make_benchmarks"),
-        job=job_spec(**config["eval"]["arith"]),
+        settings=as_json(config["eval"]["arith"]),
+        job=job_spec(),
     log:
         "logs/make_benchmarks.log",
     shell:
@@ -45,12 +46,16 @@ rule evaluate:
         run=r"base|iter\d+",
     params:
         code=code("evaluate"),
+        settings=as_json(
+            {
+                "benchmarks": config["eval"]["benchmarks"],
+                "eval": config["eval"]["settings"],
+                "trust_remote_code": config["model"]["trust_remote_code"],
+                "base_model": config["model"]["base"],
+            }
+        ),
         job=job_spec(
-            model=get_eval_model,
-            work_dir="results/{run}/eval/opencompass",
-            benchmarks=config["eval"]["benchmarks"],
-            settings=config["eval"]["settings"],
-            trust_remote_code=config["model"]["trust_remote_code"],
+            model=get_eval_model, work_dir=lambda wc: f"results/{wc.run}/eval/opencompass"
         ),
     threads: res("opencompass", "threads", 8)
     resources:

@@ -14,13 +14,15 @@ rule generate:
         stats="results/iter{t}/stats/generate.json",
     params:
         code=code("generate"),
-        job=job_spec(
-            model=get_generator,
-            split_threshold=config["split_threshold"],
-            max_tokens=config["sampling"]["max_tokens"],
-            generate=config["generate"],
-            **engine_settings(),
+        settings=as_json(
+            {
+                "split_threshold": config["split_threshold"],
+                "max_tokens": config["sampling"]["max_tokens"],
+                "generate": config["generate"],
+                **engine_settings(),
+            }
         ),
+        job=job_spec(model=get_generator),
     threads: res("vllm", "threads", 8)
     resources:
         mem_mb=res("vllm", "mem_mb", 16000),

@@ -42,7 +42,8 @@ rule report:
         judge=report("results/report/judge.png", category="Judge health"),
     params:
         code=code("report"),
-        job=job_spec(layout=report_layout()),
+        settings=as_json({"layout": report_layout()}),
+        job=job_spec(),
     log:
         "logs/report.log",
     shell:

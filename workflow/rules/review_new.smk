@@ -13,13 +13,8 @@ rule review_new:
         stats="results/iter{t}/stats/review_new.json",
     params:
         code=code("review"),
-        job=job_spec(
-            stage="review_new",
-            model=get_generator,
-            review=config["review"],
-            rereview=True,
-            **engine_settings(),
-        ),
+        settings=as_json({"stage": "review_new", "review": config["review"], **engine_settings()}),
+        job=job_spec(model=get_generator),
     threads: res("vllm", "threads", 8)
     resources:
         mem_mb=res("vllm", "mem_mb", 16000),

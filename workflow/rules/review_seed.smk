@@ -14,13 +14,8 @@ rule review_seed:
         stats="results/iter{t}/stats/review_seed.json",
     params:
         code=code("review"),
-        job=job_spec(
-            stage="review_seed",
-            model=get_generator,
-            review=config["review"],
-            rereview=lambda wc: int(wc.t) == 1 or config["review"]["rereview_seed"],
-            **engine_settings(),
-        ),
+        settings=as_json({"stage": "review_seed", "review": config["review"], **engine_settings()}),
+        job=job_spec(model=get_generator),
     threads: res("vllm", "threads", 8)
     resources:
         mem_mb=res("vllm", "mem_mb", 16000),

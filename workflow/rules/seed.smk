@@ -12,10 +12,8 @@ rule prepare_seed:
         stats="results/iter0/stats/seed.json",
     params:
         code=code("prepare_seed"),
-        job=job_spec(
-            **config["seed"],
-            shuffle_seed=config["annotate"]["shuffle_seed"],
-        ),
+        settings=as_json({**config["seed"], "shuffle_seed": config["annotate"]["shuffle_seed"]}),
+        job=job_spec(),
     log:
         "logs/iter0/prepare_seed.log",
     shell:

@@ -12,6 +12,10 @@ def train_settings():
     return s
 
 
+def train_job_settings(stage):
+    return as_json({"stage": stage, "train": train_settings(), "base_model": config["model"]["base"]})
+
+
 def get_sft_start(wildcards):
     t = int(wildcards.t)
     return get_base_model() if t == 0 else get_model(t - 1)
@@ -32,7 +36,8 @@ rule train_sft:
         model=directory("results/iter{t}/sft_model"),
     params:
         code=code("train"),
-        job=job_spec(stage="sft", start=get_sft_start, settings=train_settings()),
+        settings=train_job_settings("sft"),
+        job=job_spec(start=get_sft_start),
     threads: res("llamafactory", "threads", 8)
     resources:
         mem_mb=res("llamafactory", "mem_mb", 16000),
@@ -60,7 +65,8 @@ rule train_dpo:
         t=r"[1-9]\d*",
     params:
         code=code("train"),
-        job=job_spec(stage="dpo", start="results/iter{t}/sft_model", settings=train_settings()),
+        settings=train_job_settings("dpo"),
+        job=job_spec(start=lambda wc: f"results/iter{wc.t}/sft_model"),
     threads: res("llamafactory", "threads", 8)
     resources:
         mem_mb=res("llamafactory", "mem_mb", 16000),
