@@ -15,7 +15,10 @@ from _cli import load_job  # noqa: E402
 from lancekit import report as rp  # noqa: E402
 from lancekit.io import write_text_atomic  # noqa: E402
 
-STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
+JUDGE_NOTE = ("Parse failures: votes with no valid score (0 under the constrained judge). The shipped seed "
+              "labels each record good or mediocre; the AUC is the chance that a good record scores above "
+              "a mediocre one (0.5: the judge cannot tell them apart), with its 95 % bootstrap interval. "
+              "Iterations after the first reuse the stored seed scores.\n")
 
 
 def load(path: Path):
@@ -75,7 +78,10 @@ def main() -> None:
             ax.set_xticks(x, ev["model"].to_list())
     with figure(out / "funnel.png", "Data funnel", "iteration", "records") as ax:
         for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
-            ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
+            if not fun.is_empty():
+                ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
+        if fun.is_empty():
+            ax.text(0.5, 0.5, "no iteration yet (iters: 0)", ha="center", va="center", transform=ax.transAxes)
     train_dirs = {(int(k.split("/")[0]), k.split("/")[1]): Path(d) for k, d in lay["train"].items()}
     with figure(out / "loss.png", "Training loss", "step", "loss") as ax:
         for (t, stage), d in train_dirs.items():
@@ -97,7 +103,7 @@ def main() -> None:
           "![evaluation](eval.png)\n",
           "## Data funnel\n", rp.to_markdown(fun), "![funnel](funnel.png)\n",
           "### Clean: drop reasons\n", rp.to_markdown(drops),
-          "## Judge health\n", rp.to_markdown(jt, 3), "![judge](judge.png)\n",
+          "## Judge health\n", JUDGE_NOTE, rp.to_markdown(jt, 3), "![judge](judge.png)\n",
           "## Training\n", rp.to_markdown(rp.training_table(train_infos), 3),
           "![loss](loss.png)\n",
           "## Wall time per stage (s)\n", rp.to_markdown(tt, 1)]

