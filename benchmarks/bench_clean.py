@@ -97,7 +97,7 @@ def synthetic_groups(n: int, seed: int = 0) -> list[dict]:
     for g in range(n):
         base = records[g % len(records)]
         other = lambda: records[rng.randrange(len(records))]  # noqa: E731
-        def variant(text_of):
+        def variant(text_of, base=base, other=other):
             src = text_of(base) if rng.random() < 0.4 else text_of(other())
             return edit(src, rng, rng.choice([0.05, 0.2, 0.5]), pool)
         ins = []

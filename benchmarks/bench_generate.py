@@ -92,6 +92,7 @@ def main() -> None:
     rss.start()
     t0 = time.time()
     import vllm  # noqa: F401  (timed here; VLLMEngine imports it lazily)
+
     from lancekit.vllm_engine import VLLMEngine
 
     t1 = time.time()

@@ -6,7 +6,6 @@ statistics: over budget, the run stops here, before training, and every review s
 """
 
 from _cli import Timer, load_job
-
 from lancekit import judge
 from lancekit.annotate import annotate
 from lancekit.io import read_json, write_json

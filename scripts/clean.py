@@ -1,7 +1,6 @@
 """clean: length and ROUGE-L rules of algorithm step 4 within each seed group; every drop has a reason."""
 
 from _cli import Timer, load_job
-
 from lancekit.clean import CleanRules, clean_groups
 from lancekit.io import read_json, write_json
 

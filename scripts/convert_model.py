@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from _cli import load_job
-
 from lancekit.convert import convert_gguf_to_hf, extract_gguf_from_wheel
 
 

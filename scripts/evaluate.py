@@ -4,7 +4,6 @@ environment's python) and write summary.json: one score per benchmark and their 
 import sys
 
 from _cli import load_job
-
 from lancekit.oc_run import EvalError, evaluate
 
 

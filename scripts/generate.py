@@ -2,7 +2,6 @@
 seeds, all sampled from the iteration's generator model on vLLM."""
 
 from _cli import Timer, load_job
-
 from lancekit import judge, stages
 from lancekit.io import read_json, write_json
 from lancekit.prompts import Prompts

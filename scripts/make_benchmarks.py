@@ -4,7 +4,6 @@ check that no item of any embedded benchmark appears in the seed set."""
 import json
 
 from _cli import load_job
-
 from lancekit.arith_bench import make_arith_items
 from lancekit.contamination import overlaps
 from lancekit.io import read_json, read_jsonl, write_json, write_text_atomic

@@ -2,9 +2,8 @@
 (sft_0 = Seed_0) and an empty dpo_0."""
 
 from _cli import load_job
-
-from lancekit.records import cumulative, sft_example
 from lancekit.io import InputError, write_json
+from lancekit.records import cumulative, sft_example
 from lancekit.seeds import load_seed
 
 
@@ -14,7 +13,7 @@ def main() -> None:
     try:
         records, stats = load_seed(job.input.seed, p["format"], p["limit"])
     except InputError as e:
-        raise SystemExit(f"error: bad seed input: {e}")
+        raise SystemExit(f"error: bad seed input: {e}") from None
     system = open(job.input.system, encoding="utf-8").read().strip()
     sft = cumulative([sft_example(r, system) for r in records], [], p["shuffle_seed"])
     write_json(job.output.seed, records)

@@ -10,8 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _cli import load_job  # noqa: E402
 
+from _cli import load_job  # noqa: E402
 from lancekit import report as rp  # noqa: E402
 from lancekit.io import write_text_atomic  # noqa: E402
 

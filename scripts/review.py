@@ -6,7 +6,6 @@ first reuses the scores stored in the seed unless review.rereview_seed is set.
 """
 
 from _cli import Timer, load_job
-
 from lancekit import records, stages
 from lancekit.io import read_json, write_json
 from lancekit.prompts import Prompts

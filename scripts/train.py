@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from _cli import load_job
-
 from lancekit.llamafactory import TrainError, train
 from lancekit.train_config import TrainConfigError
 

@@ -5,18 +5,27 @@ Pure: nothing here imports OpenCompass (the generated config names its classes b
 
 import ast
 import json
+import os
 import re
 import subprocess
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from lancekit.arith_bench import TEMPLATES, make_arith_items
-from lancekit.oc_config import (BENCHMARKS, PAPER_BENCHMARKS, BenchmarkError, MissingBenchmarksError,
-                                check_benchmark_data, find_summary_csv, parse_summary_csv,
-                                render_eval_config, require_scores, resolve_benchmarks)
+from lancekit.oc_config import (
+    BENCHMARKS,
+    PAPER_BENCHMARKS,
+    BenchmarkError,
+    MissingBenchmarksError,
+    check_benchmark_data,
+    find_summary_csv,
+    parse_summary_csv,
+    render_eval_config,
+    require_scores,
+    resolve_benchmarks,
+)
 from lancekit.oc_eval_utils import last_number_postprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +75,7 @@ def test_rendered_config_has_absolute_paths_and_model_settings(tmp_path):
     prompt = arith["infer_cfg"]["prompt_template"]["template"]["round"][0]["prompt"]
     assert "The answer is" in prompt and "{question}" in prompt
     mc_prompt = mc["infer_cfg"]["prompt_template"]["template"]["round"][0]["prompt"]
-    assert all("{%s}" % k in mc_prompt for k in ("question", "A", "B", "C", "D"))
+    assert all("{" + k + "}" in mc_prompt for k in ("question", "A", "B", "C", "D"))
 
 
 def test_no_limit_means_no_test_range(tmp_path):

@@ -1,5 +1,4 @@
 from conftest import ROOT
-
 from lancekit.provenance import code_files, code_version
 
 

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 
 import pytest
 import yaml
-from conftest import ROOT
 
+from conftest import ROOT
 from lancekit import envs
 
 COPY = ("workflow", "src", "scripts", "config", "data", "envs", "lance", "tests/fake_stage.py")

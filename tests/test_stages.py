@@ -1,7 +1,6 @@
 """The data stages end to end on canned model text (no engine): structure, lineage, counts."""
 
 from conftest import ROOT
-
 from lancekit import annotate, judge, stages
 from lancekit.clean import CleanRules, clean_groups
 from lancekit.prompts import Prompts
@@ -37,6 +36,7 @@ def test_pipeline_on_canned_text(tmp_path):
     # generate: instructions for the 2 low seeds, negatives for the 2 high seeds
     low, high = judge.split(reviewed, 7.0)
     first = stages.first_requests(low, high, P, GEN, 1)
+    assert len(first) == 4 and [r["n"] for r in first] == [2, 2, 2, 2]
     instr = ["Thinking: vary it.\nFinal Answer: Describe how tides are caused by the Moon and the Sun together",
              "no final answer at all"]
     negs = ["Thinking: flaws.\nFinal Answer: The seasons happen because the Earth is sometimes much closer to the Sun, honestly.",

@@ -1,6 +1,5 @@
 """Pure tests of src/lancekit/train_config.py (no llamafactory, torch or transformers)."""
 
-import sys
 from pathlib import Path
 
 import pytest

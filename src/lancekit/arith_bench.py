@@ -10,7 +10,7 @@ they come out whole.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 NAMES = [
     ("Ava", "she"), ("Ben", "he"), ("Chloe", "she"), ("Daniel", "he"), ("Emma", "she"),

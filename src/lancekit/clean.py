@@ -22,7 +22,7 @@ class CleanRules:
     rouge_limit: float = 0.70
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "CleanRules":
+    def from_config(cls, cfg: dict) -> CleanRules:
         return cls(cfg["instruction_words"][0], cfg["instruction_words"][1],
                    cfg["response_words"][0], cfg["response_words"][1], cfg["rouge_limit"])
 

@@ -9,8 +9,8 @@ Every message names the config key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .prompts import REQUIRED_SLOTS
 

@@ -14,8 +14,6 @@ opencompass process and of the task processes it spawns (scripts/evaluate.py set
 
 from __future__ import annotations
 
-from typing import Optional
-
 from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate
 
 
@@ -33,6 +31,6 @@ def add_batch_encode_plus(tokenizer):
 class LanceHFChatModel(HuggingFacewithChatTemplate):
     """HuggingFacewithChatTemplate with the transformers-5 tokenizer shim; nothing else differs."""
 
-    def _load_tokenizer(self, path: Optional[str], kwargs: dict, pad_token_id: Optional[int] = None):
+    def _load_tokenizer(self, path: str | None, kwargs: dict, pad_token_id: int | None = None):
         super()._load_tokenizer(path, kwargs, pad_token_id)
         add_batch_encode_plus(self.tokenizer)

@@ -21,9 +21,18 @@ from pathlib import Path
 
 from .envs import OFFLINE_ENV
 from .io import write_json, write_text_atomic
-from .oc_config import (BENCHMARKS, BenchmarkError, MissingBenchmarksError, check_benchmark_data,
-                        find_summary_csv, merged_settings, parse_summary_csv, render_eval_config,
-                        require_scores, resolve_benchmarks)
+from .oc_config import (
+    BENCHMARKS,
+    BenchmarkError,
+    MissingBenchmarksError,
+    check_benchmark_data,
+    find_summary_csv,
+    merged_settings,
+    parse_summary_csv,
+    render_eval_config,
+    require_scores,
+    resolve_benchmarks,
+)
 
 SRC = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ class Prompts:
     negative: str = ""
 
     @classmethod
-    def load(cls, paths: dict[str, str]) -> "Prompts":
+    def load(cls, paths: dict[str, str]) -> Prompts:
         """The templates a stage uses (keys of ``paths``); the others stay empty."""
         texts = {}
         for key, path in paths.items():

@@ -2,6 +2,7 @@
 integration test: the engines start once per engine stage, not once per test file."""
 
 import pytest
+
 from workflow import run_snakemake
 
 

@@ -4,9 +4,9 @@ OpenCompass) and the converted default model (the shared tiny run, tests/integra
 import subprocess
 
 import pytest
-from workflow import load
 
 from lancekit import envs
+from workflow import load
 
 
 def test_every_target_of_the_iteration(run):

@@ -18,6 +18,12 @@ rule annotate:
         dataset_info="results/iter{t}/dataset_info.json",
         next_seed="results/iter{t}/next_seed.json",
         stats="results/iter{t}/stats/annotate.json",
+    log:
+        "logs/iter{t}/annotate.log",
+    benchmark:
+        "results/benchmarks/iter{t}/annotate.tsv"
+    conda:
+        engine_conda("main")
     params:
         code=code("annotate"),
         settings=as_json(
@@ -25,15 +31,10 @@ rule annotate:
                 "annotate": config["annotate"],
                 "split_threshold": config["split_threshold"],
                 "health": {
-                    k: config["review"][k]
-                    for k in ("max_parse_failure_rate", "max_unscored_rate")
+                    k: config["review"][k] for k in ("max_parse_failure_rate", "max_unscored_rate")
                 },
             }
         ),
         job=job_spec(),
-    log:
-        "logs/iter{t}/annotate.log",
-    benchmark:
-        "results/benchmarks/iter{t}/annotate.tsv"
     shell:
         stage_cmd("main", "annotate")

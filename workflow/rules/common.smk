@@ -34,7 +34,7 @@ def repo_path(path):
 check_config(config, repo_path)
 
 if config["env_dir"]:
-    os.environ["LANCE_ENV_DIR"] = str(Path(config["env_dir"]).expanduser().resolve())
+    os.environ.update(LANCE_ENV_DIR=str(Path(config["env_dir"]).expanduser().resolve()))
 
 # Engines run offline with every cache inside the working directory (overridable from outside).
 _CACHE = Path(".cache").resolve()
@@ -54,9 +54,8 @@ for _var, _val in {
 }.items():
     os.environ.setdefault(_var, str(_val))
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(config["vllm"]["kvcache_gib"]))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(REPO / "src")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
+_pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+os.environ.update(PYTHONPATH=os.pathsep.join([str(REPO / "src"), *_pythonpath]))
 
 USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 
@@ -64,8 +63,8 @@ USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_me
 # the checkout or a venv lives must not decide a rerun (params do), only what the code says
 # (the `code` param, lancekit.provenance) and the settings.
 # LANCE_PY_<ENGINE> set outside wins (e.g. an engine environment of your own).
-os.environ["LANCE_SCRIPTS"] = str(REPO / "scripts")
-os.environ.setdefault("LANCE_PY_MAIN", sys.executable)
+os.environ.update(LANCE_SCRIPTS=str(REPO / "scripts"))
+os.environ.setdefault("LANCE_PY_MAIN", "python" if USE_CONDA else sys.executable)
 for _engine in ("vllm", "llamafactory", "opencompass"):
     os.environ.setdefault(
         f"LANCE_PY_{_engine.upper()}",
@@ -73,16 +72,12 @@ for _engine in ("vllm", "llamafactory", "opencompass"):
     )
 
 
-onstart:
-    # leftovers of jobs that were killed: half-written files, conversion folders, training work
-    # folders. Snakemake's lock guarantees that no job of another run is writing them now.
-    for _left in leftovers(Path("results")):
-        shutil.rmtree(_left) if _left.is_dir() else _left.unlink()
-        print(f"removed the leftover of a killed job: {_left}", file=sys.stderr)
-
-
-wildcard_constraints:
-    t=r"\d+",
+def remove_leftovers():
+    """Leftovers of jobs that were killed: half-written files, conversion folders, training work
+    folders (run on start; Snakemake's lock guarantees no job of another run is writing them)."""
+    for left in leftovers(Path("results")):
+        shutil.rmtree(left) if left.is_dir() else left.unlink()
+        print(f"removed the leftover of a killed job: {left}", file=sys.stderr)
 
 
 # --- how a rule hands its job to its script --------------------------------------------------
@@ -103,7 +98,7 @@ def _named(namedlist):
 
 
 def job_spec(**derived):
-    """The one way a rule hands its job to its script (scripts/_cli.py load_job): the rule's
+    """The one way each stage hands its job to its script (scripts/_cli.py, load_job), the rule's
     named input and output, its wildcards and values derived from them (functions of the
     wildcards, e.g. the generator model of iteration t), as one JSON argument. Paths are written
     once, in the rule. Settings go in a separate, plain `settings` param: Snakemake records only
@@ -126,9 +121,8 @@ def job_spec(**derived):
 def stage_cmd(engine, script):
     """The shell line of every stage: the engine's interpreter runs scripts/<script>.py on the
     job (params.job) and the stage's settings (params.settings), teeing its output to the log."""
-    py = "LANCE_PY_" + engine.upper()
     return (
-        f'"${py}" "$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}}'
+        f'"$LANCE_PY_{engine.upper()}" "$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}}'
         " 2>&1 | tee {log:q}"
     )
 
@@ -151,6 +145,9 @@ def engine_ready(engine):
 
 
 def engine_conda(engine):
+    """The conda file of an engine's environment (--sdm conda); the main one is environment.yml."""
+    if engine == "main":
+        return "../../environment.yml"
     return f"../../envs/{envs.env_name(engine)}.yaml"
 
 
@@ -180,7 +177,7 @@ def get_model(t):
 
 
 def model_input(t):
-    """M_t as a rule input: every model directory, including a local base model; nothing for
+    """M_t as an input of a stage, i.e. every model directory, including a local base model; nothing for
     a hub id (it cannot change under us without a config change)."""
     path = get_model(t) if t is not None else get_base_model()
     is_hub_id = path == config["model"]["base"] and not Path(path).expanduser().exists()
@@ -228,6 +225,31 @@ def engine_settings():
     }
 
 
+def train_settings():
+    s = {k: v for k, v in config["train"].items() if k != "m0"}
+    s.setdefault("template", config["model"]["template"])
+    if config["model"]["default_system"]:
+        s.setdefault("default_system", config["model"]["default_system"])
+    s["trust_remote_code"] = config["model"]["trust_remote_code"]
+    return s
+
+
+def train_job_settings(stage):
+    return as_json(
+        {"stage": stage, "train": train_settings(), "base_model": config["model"]["base"]}
+    )
+
+
+def get_sft_start(wildcards):
+    t = int(wildcards.t)
+    return get_base_model() if t == 0 else get_model(t - 1)
+
+
+def get_sft_start_input(wildcards):
+    t = int(wildcards.t)
+    return model_input(None) if t == 0 else model_input(t - 1)
+
+
 def get_data_targets(t):
     return [
         f"results/iter{t}/{name}"
@@ -237,3 +259,51 @@ def get_data_targets(t):
 
 def get_final_targets():
     return ["results/report/report.md"]
+
+
+def get_eval_model(wildcards):
+    return get_base_model() if wildcards.run == "base" else get_model(int(wildcards.run[4:]))
+
+
+def get_eval_model_input(wildcards):
+    return model_input(None) if wildcards.run == "base" else model_input(int(wildcards.run[4:]))
+
+
+def embedded_benchmarks():
+    """The benchmark files that ship with (or are generated by) the project, as named inputs."""
+    files = {
+        "arith": "results/benchmarks/arith.jsonl",
+        "lance_mc": repo_path(config["eval"]["mc_path"]),
+    }
+    return {b: files[b] for b in config["eval"]["benchmarks"] if b in files}
+
+
+REVIEW_STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
+
+
+def report_layout():
+    """Every file the report reads, by what it is; the rule's inputs are the same files."""
+    runs = ["base"] + [f"iter{t}" for t in range(config["iters"] + 1)]
+    iters = range(1, config["iters"] + 1)
+    train = {f"0/SFT": "results/iter0/sft_model"} if config["train"]["m0"] else {}
+    for t in iters:
+        train.update(
+            {f"{t}/SFT": f"results/iter{t}/sft_model", f"{t}/DPO": f"results/iter{t}/model"}
+        )
+    return {
+        "summaries": {r: f"results/{r}/eval/summary.json" for r in runs},
+        "stats": {
+            str(t): {st: f"results/iter{t}/stats/{st}.json" for st in REVIEW_STAGES} for t in iters
+        },
+        "train": train,
+        "benchmarks": "results/benchmarks",
+    }
+
+
+def report_inputs(wildcards):
+    lay = report_layout()
+    return {
+        "summaries": list(lay["summaries"].values()),
+        "stats": [p for by in lay["stats"].values() for p in by.values()],
+        "models": list(lay["train"].values()),
+    }

@@ -8,11 +8,13 @@ localrules:
 
 rule setup_env:
     output:
-        envs.env_root().as_posix() + "/{envdir}/" + envs.READY,
-    params:
-        engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e)),
+        f"{envs.env_root().as_posix()}/{{envdir}}/{envs.READY}",
     log:
         "logs/envs/{envdir}.log",
+    conda:
+        engine_conda("main")
+    params:
+        engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e)),
     shell:
         '"$LANCE_PY_MAIN" "$LANCE_SCRIPTS/setup_env.py" {params.engine:q} 2>&1 | tee {log:q}'
 

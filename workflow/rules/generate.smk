@@ -12,6 +12,17 @@ rule generate:
     output:
         raw="results/iter{t}/raw.json",
         stats="results/iter{t}/stats/generate.json",
+    log:
+        "logs/iter{t}/generate.log",
+    benchmark:
+        "results/benchmarks/iter{t}/generate.tsv"
+    conda:
+        engine_conda("vllm")
+    threads: res("vllm", "threads", 8)
+    resources:
+        mem_mb=res("vllm", "mem_mb", 16000),
+        runtime=res("vllm", "runtime", 120),
+        gpu=res("vllm", "gpu", 0),
     params:
         code=code("generate"),
         settings=as_json(
@@ -23,16 +34,5 @@ rule generate:
             }
         ),
         job=job_spec(model=get_generator),
-    threads: res("vllm", "threads", 8)
-    resources:
-        mem_mb=res("vllm", "mem_mb", 16000),
-        runtime=res("vllm", "runtime", 120),
-        gpu=res("vllm", "gpu", 0),
-    log:
-        "logs/iter{t}/generate.log",
-    benchmark:
-        "results/benchmarks/iter{t}/generate.tsv"
-    conda:
-        engine_conda("vllm")
     shell:
         stage_cmd("vllm", "generate")

@@ -11,20 +11,20 @@ rule review_new:
     output:
         reviewed="results/iter{t}/reviewed_new.json",
         stats="results/iter{t}/stats/review_new.json",
-    params:
-        code=code("review"),
-        settings=as_json({"stage": "review_new", "review": config["review"], **engine_settings()}),
-        job=job_spec(model=get_generator),
-    threads: res("vllm", "threads", 8)
-    resources:
-        mem_mb=res("vllm", "mem_mb", 16000),
-        runtime=res("vllm", "runtime", 120),
-        gpu=res("vllm", "gpu", 0),
     log:
         "logs/iter{t}/review_new.log",
     benchmark:
         "results/benchmarks/iter{t}/review_new.tsv"
     conda:
         engine_conda("vllm")
+    threads: res("vllm", "threads", 8)
+    resources:
+        mem_mb=res("vllm", "mem_mb", 16000),
+        runtime=res("vllm", "runtime", 120),
+        gpu=res("vllm", "gpu", 0),
+    params:
+        code=code("review"),
+        settings=as_json({"stage": "review_new", "review": config["review"], **engine_settings()}),
+        job=job_spec(model=get_generator),
     shell:
         stage_cmd("vllm", "review")

@@ -12,20 +12,20 @@ rule review_seed:
     output:
         reviewed="results/iter{t}/reviewed_seed.json",
         stats="results/iter{t}/stats/review_seed.json",
-    params:
-        code=code("review"),
-        settings=as_json({"stage": "review_seed", "review": config["review"], **engine_settings()}),
-        job=job_spec(model=get_generator),
-    threads: res("vllm", "threads", 8)
-    resources:
-        mem_mb=res("vllm", "mem_mb", 16000),
-        runtime=res("vllm", "runtime", 120),
-        gpu=res("vllm", "gpu", 0),
     log:
         "logs/iter{t}/review_seed.log",
     benchmark:
         "results/benchmarks/iter{t}/review_seed.tsv"
     conda:
         engine_conda("vllm")
+    threads: res("vllm", "threads", 8)
+    resources:
+        mem_mb=res("vllm", "mem_mb", 16000),
+        runtime=res("vllm", "runtime", 120),
+        gpu=res("vllm", "gpu", 0),
+    params:
+        code=code("review"),
+        settings=as_json({"stage": "review_seed", "review": config["review"], **engine_settings()}),
+        job=job_spec(model=get_generator),
     shell:
         stage_cmd("vllm", "review")

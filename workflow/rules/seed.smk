@@ -10,11 +10,13 @@ rule prepare_seed:
         sft="results/iter0/sft.json",
         dpo="results/iter0/dpo.json",
         stats="results/iter0/stats/seed.json",
+    log:
+        "logs/iter0/prepare_seed.log",
+    conda:
+        engine_conda("main")
     params:
         code=code("prepare_seed"),
         settings=as_json({**config["seed"], "shuffle_seed": config["annotate"]["shuffle_seed"]}),
         job=job_spec(),
-    log:
-        "logs/iter0/prepare_seed.log",
     shell:
         stage_cmd("main", "prepare_seed")
