@@ -20,11 +20,10 @@ from pathlib import Path
 
 from rouge import Rouge
 
+from lancekit.clean import CleanRules, clean_groups
+from lancekit.seeds import load_seed
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from lancekit import stages  # noqa: E402
-from lancekit.clean import CleanRules  # noqa: E402
-from lancekit.seeds import load_seed  # noqa: E402
 
 
 def reference_keep(text: str, original: str, kept: list[str], lo: int, hi: int, limit: float,
@@ -129,7 +128,7 @@ def main() -> None:
     candidates += sum(len(g["negatives"]) for g in groups if g["branch"] == "high")
 
     t0 = time.perf_counter()
-    items, _, _ = stages.clean(groups, rules)
+    items, _, _ = clean_groups(groups, rules)
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref_ids = reference_clean(groups, rules)

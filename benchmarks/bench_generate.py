@@ -13,12 +13,9 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
 FALLBACK_QUESTIONS = [
     "What is the capital of France?", "Explain photosynthesis in two sentences.",

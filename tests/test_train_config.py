@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lancekit import train_config as tc
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-from lancekit import train_config as tc  # noqa: E402
 
 SFT_TEMPLATE = yaml.safe_load((ROOT / "config" / "train" / "sft.yaml").read_text())
 DPO_TEMPLATE = yaml.safe_load((ROOT / "config" / "train" / "dpo.yaml").read_text())
@@ -226,3 +225,12 @@ def test_module_is_pure():
     src = (ROOT / "src" / "lancekit" / "train_config.py").read_text()
     for mod in ("llamafactory", "torch", "transformers"):
         assert f"import {mod}" not in src and f"from {mod}" not in src
+
+
+@pytest.mark.parametrize("stage", tc.STAGES)
+def test_trust_remote_code_is_off_unless_asked(stage):
+    assert render(stage, {"template": "smollm2"})["trust_remote_code"] is False
+    assert render(stage, {"template": "smollm2", "trust_remote_code": True})["trust_remote_code"] is True
+    cfg = render(stage, {"template": "smollm2", "trust_remote_code": True})
+    export = tc.build_export_config(cfg, adapter_dir="/a", export_dir="/e")
+    assert export["trust_remote_code"] is True

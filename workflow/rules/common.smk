@@ -155,6 +155,15 @@ def res(engine, key, default):
     return config["resources"].get(engine, {}).get(key, default)
 
 
+def engine_resources(engine, runtime):
+    """What a cluster scheduler needs of an engine's job (config `resources`, per engine)."""
+    return {
+        "mem_mb": res(engine, "mem_mb", 16000),
+        "runtime": res(engine, "runtime", runtime),
+        "gpu": res(engine, "gpu", 0),
+    }
+
+
 # --- models and iterations -----------------------------------------------------------------
 
 
@@ -176,21 +185,22 @@ def get_model(t):
     return f"results/iter{t}/model"
 
 
-def model_input(t):
-    """M_t as an input of a stage, i.e. every model directory, including a local base model; nothing for
-    a hub id (it cannot change under us without a config change)."""
-    path = get_model(t) if t is not None else get_base_model()
-    is_hub_id = path == config["model"]["base"] and not Path(path).expanduser().exists()
-    return [] if is_hub_id else [path]
+def needs(model_of):
+    """A model-path function (of the wildcards) as an input of a stage, i.e. the model
+    directory, including a local base model; nothing for a hub id (its name is in the
+    settings instead)."""
+
+    def model_input(wildcards):
+        path = model_of(wildcards)
+        is_hub_id = path == config["model"]["base"] and not Path(path).expanduser().exists()
+        return [] if is_hub_id else [path]
+
+    return model_input
 
 
 def get_generator(wildcards):
     """The generator, judge and training start of iteration t is M_{t-1}."""
     return get_model(int(wildcards.t) - 1)
-
-
-def get_generator_input(wildcards):
-    return model_input(int(wildcards.t) - 1)
 
 
 def get_seed(wildcards):
@@ -245,11 +255,6 @@ def get_sft_start(wildcards):
     return get_base_model() if t == 0 else get_model(t - 1)
 
 
-def get_sft_start_input(wildcards):
-    t = int(wildcards.t)
-    return model_input(None) if t == 0 else model_input(t - 1)
-
-
 def get_data_targets(t):
     return [
         f"results/iter{t}/{name}"
@@ -263,10 +268,6 @@ def get_final_targets():
 
 def get_eval_model(wildcards):
     return get_base_model() if wildcards.run == "base" else get_model(int(wildcards.run[4:]))
-
-
-def get_eval_model_input(wildcards):
-    return model_input(None) if wildcards.run == "base" else model_input(int(wildcards.run[4:]))
 
 
 def embedded_benchmarks():

@@ -26,7 +26,7 @@ rule evaluate:
     input:
         engine_ready("opencompass"),
         unpack(lambda wc: embedded_benchmarks()),
-        model=get_eval_model_input,
+        model=needs(get_eval_model),
         check="results/benchmarks/contamination.json",
     output:
         summary="results/{run}/eval/summary.json",
@@ -40,9 +40,7 @@ rule evaluate:
         engine_conda("opencompass")
     threads: res("opencompass", "threads", 8)
     resources:
-        mem_mb=res("opencompass", "mem_mb", 16000),
-        runtime=res("opencompass", "runtime", 120),
-        gpu=res("opencompass", "gpu", 0),
+        **engine_resources("opencompass", runtime=120),
     params:
         code=code("evaluate"),
         settings=as_json(

@@ -5,7 +5,7 @@ rule generate:
     input:
         engine_ready("vllm"),
         reviewed="results/iter{t}/reviewed_seed.json",
-        model=get_generator_input,
+        model=needs(get_generator),
         system=prompt_file("system"),
         new_instruction=prompt_file("new_instruction"),
         negative=prompt_file("negative"),
@@ -20,9 +20,7 @@ rule generate:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
     resources:
-        mem_mb=res("vllm", "mem_mb", 16000),
-        runtime=res("vllm", "runtime", 120),
-        gpu=res("vllm", "gpu", 0),
+        **engine_resources("vllm", runtime=120),
     params:
         code=code("generate"),
         settings=as_json(

@@ -6,7 +6,7 @@ rule review_seed:
     input:
         engine_ready("vllm"),
         records=get_seed,
-        model=get_generator_input,
+        model=needs(get_generator),
         system=prompt_file("system"),
         review=prompt_file("review"),
     output:
@@ -20,9 +20,7 @@ rule review_seed:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
     resources:
-        mem_mb=res("vllm", "mem_mb", 16000),
-        runtime=res("vllm", "runtime", 120),
-        gpu=res("vllm", "gpu", 0),
+        **engine_resources("vllm", runtime=120),
     params:
         code=code("review"),
         settings=as_json({"stage": "review_seed", "review": config["review"], **engine_settings()}),

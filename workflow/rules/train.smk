@@ -6,7 +6,7 @@
 rule train_sft:
     input:
         engine_ready("llamafactory"),
-        start=get_sft_start_input,
+        start=needs(get_sft_start),
         data="results/iter{t}/sft.json",
         template=repo_path("config/train/sft.yaml"),
     output:
@@ -19,9 +19,7 @@ rule train_sft:
         engine_conda("llamafactory")
     threads: res("llamafactory", "threads", 8)
     resources:
-        mem_mb=res("llamafactory", "mem_mb", 16000),
-        runtime=res("llamafactory", "runtime", 240),
-        gpu=res("llamafactory", "gpu", 0),
+        **engine_resources("llamafactory", runtime=240),
     params:
         code=code("train"),
         settings=train_job_settings("sft"),
@@ -48,9 +46,7 @@ rule train_dpo:
         engine_conda("llamafactory")
     threads: res("llamafactory", "threads", 8)
     resources:
-        mem_mb=res("llamafactory", "mem_mb", 16000),
-        runtime=res("llamafactory", "runtime", 240),
-        gpu=res("llamafactory", "gpu", 0),
+        **engine_resources("llamafactory", runtime=240),
     params:
         code=code("train"),
         settings=train_job_settings("dpo"),
