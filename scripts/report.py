@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from _cli import load_job  # noqa: E402
 from lancekit import report as rp  # noqa: E402
-from lancekit.io import write_text_atomic  # noqa: E402
+from lancekit.io import read_jsonl_lenient, write_text_atomic  # noqa: E402
 
 JUDGE_NOTE = ("Parse failures: votes with no valid score (0 under the constrained judge). The shipped seed "
               "labels each record good or mediocre; the AUC is the chance that a good record scores above "
@@ -26,15 +26,8 @@ def load(path: Path):
 
 
 def loss_curve(model_dir: Path) -> list[tuple[int, float]]:
-    log = model_dir / "trainer_log.jsonl"
-    if not log.is_file():
-        return []
-    pts = []
-    for line in log.read_text().splitlines():
-        rec = json.loads(line)
-        if "loss" in rec and "current_steps" in rec:
-            pts.append((rec["current_steps"], rec["loss"]))
-    return pts
+    return [(r["current_steps"], r["loss"]) for r in read_jsonl_lenient(model_dir / "trainer_log.jsonl")
+            if "loss" in r and "current_steps" in r]
 
 
 @contextmanager

@@ -47,6 +47,8 @@ def test_training_table_and_item_resolution():
     assert list(zip(df["iter"], df["stage"])) == [(0, "SFT"), (1, "SFT"), (1, "DPO")]
     assert df.row(0, named=True)["final loss"] == 2.25 and df.row(0, named=True)["note"] == ""
     assert df.row(2, named=True)["note"] == "skipped: empty DPO set"
+    assert rp.training_table({(1, "DPO"): {"skipped": True, "reason": "skipped: empty dataset"}}).row(
+        0, named=True)["note"] == "skipped: empty dataset"
     line = rp.item_resolution({"base": {"n_items": {"arith": 30, "mc": 20}}})
     assert line == "Scored on arith: 30 items, one item = 3.33 points; mc: 20 items, one item = 5.00 points.\n"
     assert rp.item_resolution({"base": {}}) == ""

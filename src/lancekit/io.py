@@ -85,3 +85,18 @@ def read_jsonl(path: str | os.PathLike) -> list[Any]:
         except json.JSONDecodeError as e:
             raise InputError(f"{path}: malformed JSON on line {lineno}: {e.msg}") from None
     return records
+
+
+def read_jsonl_lenient(path: str | os.PathLike) -> list[Any]:
+    """The rows of a log written line by line (LLaMA-Factory's trainer_log.jsonl): a missing
+    file is no rows, and a torn last line (a killed writer) is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line)) if line.strip() else None
+        except json.JSONDecodeError:
+            pass
+    return rows

@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from .envs import OFFLINE_ENV
-from .io import write_json
+from .io import read_jsonl_lenient, write_json
 from .train_config import build_export_config, build_train_config, dataset_info_file
 
 MODEL_FILES = ("config.json", "tokenizer_config.json")
@@ -111,19 +111,6 @@ def run_streamed(argv: list[str], log, cwd: Path, what: str, log_name: str) -> N
         raise TrainError(
             f"{what} failed (exit code {rc}); full output in {log_name}. Last lines:\n{last}"
         )
-
-
-def read_trainer_log(path: Path) -> list[dict]:
-    """The rows of LLaMA-Factory's trainer_log.jsonl (a torn last line is skipped)."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line)) if line.strip() else None
-        except json.JSONDecodeError:
-            pass
-    return rows
 
 
 def dpo_metrics(model_dir: Path) -> dict:
@@ -263,7 +250,7 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
 
     final = work / "output"
     info.update(check_model_dir(final, in_dir))
-    rows = read_trainer_log(final / "trainer_log.jsonl")
+    rows = read_jsonl_lenient(final / "trainer_log.jsonl")
     losses = [r["loss"] for r in rows if isinstance(r.get("loss"), (int, float))]
     results = {}
     if (final / "train_results.json").exists():

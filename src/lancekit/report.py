@@ -40,6 +40,11 @@ def item_resolution(summaries: dict[str, dict]) -> str:
     return "Scored on " + "; ".join(parts) + ".\n"
 
 
+def _skip_note(reason: str | None) -> str:
+    reason = reason or "no reason given"
+    return reason if reason.startswith("skipped") else f"skipped: {reason}"
+
+
 def training_table(infos: dict[tuple[int, str], dict]) -> pl.DataFrame:
     """One row per training stage run ((iteration, "SFT"|"DPO") -> lance_train.json)."""
     rows = []
@@ -47,7 +52,7 @@ def training_table(infos: dict[tuple[int, str], dict]) -> pl.DataFrame:
         rows.append({"iter": t, "stage": stage, "examples": d.get("n_examples"), "steps": d.get("steps"),
                      "first loss": d.get("first_loss"), "final loss": d.get("final_loss"),
                      "seconds": d.get("seconds"),
-                     "note": f"skipped: {d.get('reason')}" if d.get("skipped") else ""})
+                     "note": _skip_note(d.get("reason")) if d.get("skipped") else ""})
     return pl.DataFrame(rows)
 
 

@@ -39,18 +39,13 @@ if config["env_dir"]:
 # Engines run offline with every cache inside the working directory (overridable from outside).
 _CACHE = Path(".cache").resolve()
 for _var, _val in {
-    "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "VLLM_NO_USAGE_STATS": "1",
+    **envs.OFFLINE_ENV,
     "HF_HOME": _CACHE / "huggingface",
     "XDG_CACHE_HOME": _CACHE,
     "VLLM_CACHE_ROOT": _CACHE / "vllm",
     "TORCHINDUCTOR_CACHE_DIR": _CACHE / "torchinductor",
     "TRITON_CACHE_DIR": _CACHE / "triton",
     "MPLCONFIGDIR": _CACHE / "matplotlib",
-    "TOKENIZERS_PARALLELISM": "false",
-    "WANDB_DISABLED": "true",
 }.items():
     os.environ.setdefault(_var, str(_val))
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(config["vllm"]["kvcache_gib"]))
