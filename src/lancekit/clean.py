@@ -66,6 +66,14 @@ def _generation_reason(item: dict, what: str) -> str | None:
     return None
 
 
+def _check(item: dict, what: str, lo: int, hi: int, sim: _Similarity) -> tuple[str | None, Tokenised | None]:
+    """(drop reason or None, tokens): generation problems, then length, then similarity."""
+    reason = _generation_reason(item, what) or _length_reason(item["text"], lo, hi, what)
+    if reason is not None:
+        return reason, None
+    return sim.reason(item["text"])
+
+
 def clean_low_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[dict]]:
     """Low-quality branch: new instructions with their responses.
 
@@ -76,11 +84,8 @@ def clean_low_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[di
     instr_sim = _Similarity(group["prompt"], rules.rouge_limit, "instruction")
     resp_sim = _Similarity(group["response"], rules.rouge_limit, "response")
     for ins in group.get("instructions", []):
-        reason = _generation_reason(ins, "instruction") or _length_reason(
-            ins["text"], rules.instruction_min_words, rules.instruction_max_words, "instruction")
-        tok = None
-        if reason is None:
-            reason, tok = instr_sim.reason(ins["text"])
+        reason, tok = _check(ins, "instruction", rules.instruction_min_words, rules.instruction_max_words,
+                             instr_sim)
         if reason:
             drops.append({"id": ins["id"], "level": "instruction", "reason": reason,
                           "dropped_responses": len(ins.get("responses", []))})
@@ -88,11 +93,7 @@ def clean_low_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[di
         instr_sim.kept.append(tok)
         pairs = []
         for resp in ins.get("responses", []):
-            reason = _generation_reason(resp, "response") or _length_reason(
-                resp["text"], rules.response_min_words, rules.response_max_words, "response")
-            rtok = None
-            if reason is None:
-                reason, rtok = resp_sim.reason(resp["text"])
+            reason, rtok = _check(resp, "response", rules.response_min_words, rules.response_max_words, resp_sim)
             if reason:
                 drops.append({"id": resp["id"], "level": "response", "reason": reason})
                 continue
@@ -113,11 +114,7 @@ def clean_high_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[d
     kept, drops = [], []
     resp_sim = _Similarity(group["response"], rules.rouge_limit, "negative")
     for neg in group.get("negatives", []):
-        reason = _generation_reason(neg, "negative") or _length_reason(
-            neg["text"], rules.response_min_words, rules.response_max_words, "negative")
-        tok = None
-        if reason is None:
-            reason, tok = resp_sim.reason(neg["text"])
+        reason, tok = _check(neg, "negative", rules.response_min_words, rules.response_max_words, resp_sim)
         if reason:
             drops.append({"id": neg["id"], "level": "negative", "reason": reason})
             continue
