@@ -66,3 +66,41 @@ def test_judge_table_shows_label_separation():
     assert rows[0]["AUC good vs mediocre [95% CI]"] == "0.61 [0.37, 0.82]"
     assert rows[0]["mean good"] == 6.92 and rows[1]["AUC good vs mediocre [95% CI]"] is None
     assert rows[2]["stage"] == "review_seed (stored scores)"
+
+
+def test_report_of_a_run_without_iterations(tmp_path):
+    """iters: 0 is a valid run: the report shows base and M_0 (it crashed after all the work once)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    res = tmp_path / "results"
+    for run, score in (("base", 10.0), ("iter0", 20.0)):
+        (res / run / "eval").mkdir(parents=True)
+        (res / run / "eval" / "summary.json").write_text(json.dumps(
+            {"scores": {"arith": score}, "mean": score, "n_items": {"arith": 30}}))
+    model = res / "iter0" / "sft_model"
+    model.mkdir()
+    (model / "trainer_log.jsonl").write_text('{"current_steps": 1, "loss": 2.5}\n{"current_steps": 2, "loss": 2.1}\n')
+    (model / "lance_train.json").write_text(json.dumps({"skipped": False, "n_examples": 32, "steps": 2,
+                                                        "first_loss": 2.5, "final_loss": 2.1}))
+    layout = {"summaries": {r: str(res / r / "eval" / "summary.json") for r in ("base", "iter0")}, "stats": {},
+              "train": {"0/SFT": str(model)}, "benchmarks": str(res / "benchmarks")}
+    out = {k: str(res / "report" / f) for k, f in (("md", "report.md"), ("eval_plot", "eval.png"),
+                                                   ("funnel", "funnel.png"), ("loss", "loss.png"),
+                                                   ("judge", "judge.png"))}
+    job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),
+                           json.dumps({"layout": layout})], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    md = (res / "report" / "report.md").read_text()
+    assert "# lance report: 0 iteration(s)" in md
+    assert "| base | 10.00 | 10.00 | -10.00 |" in md and "| M_0 | 20.00 | 20.00 | 0.00 |" in md
+    assert "| 0 | SFT | 32 | 2 | 2.500 | 2.100 |" in md
+    for png in out.values():
+        if png.endswith(".png"):
+            assert os.path.getsize(png) > 1000
