@@ -20,10 +20,8 @@ def judge(recs: list[dict], prompts: Prompts, p: dict, model: str, stage: str) -
         return stages.apply_reviews(recs, [], stage, model, cfg)
     engine = open_engine(model, p["vllm"], p["seed"], p["trust_remote_code"])
     comps = run_requests(engine, first, p["sampling"], cfg["max_tokens"], stage)
-    for i, (rec, cs) in enumerate(zip(recs, comps, strict=True)):
-        if cs and cs[0]["finish_reason"] == "prompt_too_long":
-            print(f"warning: record {i} ({rec['id']}): the judge prompt is {cs[0].get('prompt_tokens')} tokens, "
-                  f"over vllm.max_model_len: it can only ever be 'prompt_too_long'", flush=True)
+    for warning in stages.too_long_warnings(recs, comps):
+        print(warning, flush=True)
     if stages.needs_score_pass(cfg):
         second = stages.score_requests(first, comps, p["seed"], stage)
         comps = stages.merge_score_pass(first, comps, run_requests(engine, second, p["sampling"], 0, f"{stage} scores"))

@@ -89,3 +89,39 @@ def test_histogram_bins():
     h = histogram([0.0, 6.9, 7.0, 9.99, 10.0, None])
     assert h["0"] == 1 and h["6"] == 1 and h["7"] == 1 and h["9"] == 1 and h["10"] == 1
     assert h["none"] == 1 and sum(h.values()) == 6
+
+
+def test_annotate_stops_before_training_when_the_judge_is_over_budget(tmp_path):
+    """The stage that feeds training refuses, naming iteration, stage, rate and file; the reviews stay."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    files = {}
+    for name, obj in (("seed_stats", {"parse_failure_rate": 0.54, "unscored_rate": 0.25}),
+                      ("new_stats", {"parse_failure_rate": 0.1, "unscored_rate": 0.0}),
+                      ("reviewed_seed", []), ("reviewed_new", []), ("prev_sft", []), ("prev_dpo", [])):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(obj))
+    (tmp_path / "system.txt").write_text("SYS")
+    out = {k: str(tmp_path / "out" / f"{k}.json") for k in ("sft", "dpo", "new_sft", "new_dpo", "dataset_info",
+                                                            "next_seed", "stats")}
+    job = {"input": {**{k: str(v) for k, v in files.items()}, "system": str(tmp_path / "system.txt")},
+           "output": out, "wildcards": {"t": "2"}, "params": {}}
+    settings = {"health": {"max_parse_failure_rate": 0.25, "max_unscored_rate": 0.25}, "split_threshold": 7.0,
+                "annotate": {"sft_threshold": 8.0, "dpo_gap": 2.0, "min_chars": 5, "next_seed": "seed0",
+                             "next_seed_limit": None, "shuffle_seed": 1}}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "annotate.py"), json.dumps(job), json.dumps(settings)],
+                          env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "iteration 2, review_seed: 54.0% of the judge's votes did not parse" in proc.stderr
+    assert str(files["reviewed_seed"]) in proc.stderr and "review_new" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+    settings["health"] = {"max_parse_failure_rate": 0.6, "max_unscored_rate": None}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "annotate.py"), json.dumps(job), json.dumps(settings)],
+                          env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["sft_total"] == 0

@@ -93,6 +93,10 @@ def test_review_with_a_response_prefix_parses_the_first_score():
     # a prompt too long for the context is counted as such, not as a parse failure
     assert out[2]["review"]["n_prompt_too_long"] == 1 and out[2]["review"]["n_failed"] == 0
     assert stats["votes_prompt_too_long"] == 1 and stats["votes"] == 2
+    too_long = {"text": "", "finish_reason": "prompt_too_long", "num_tokens": 0, "prompt_tokens": 2301}
+    assert stages.too_long_warnings(seeds, [[comp(" 7")], [comp(" 3")], [too_long]]) == [
+        f"warning: record 2 ({seeds[2]['id']}): the judge prompt is 2301 tokens, more than vllm.max_model_len: "
+        "it can only ever be 'prompt_too_long'"]
 
 
 def test_constrained_score_first_is_one_constrained_pass():

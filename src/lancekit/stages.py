@@ -72,6 +72,15 @@ def review_requests(records: list[dict], p: prompts.Prompts, cfg: dict, seed: in
     return reqs
 
 
+def too_long_warnings(records: list[dict], completions: list[list[dict]]) -> list[str]:
+    """One warning per record whose judge prompt does not fit the context: it can only ever be
+    answered 'prompt_too_long' (index in the input file, id, length in tokens)."""
+    return [f"warning: record {i} ({rec['id']}): the judge prompt is {cs[0].get('prompt_tokens')} tokens, "
+            "more than vllm.max_model_len: it can only ever be 'prompt_too_long'"
+            for i, (rec, cs) in enumerate(zip(records, completions, strict=True))
+            if cs and cs[0]["finish_reason"] == "prompt_too_long"]
+
+
 def needs_score_pass(cfg: dict) -> bool:
     return cfg.get("mode") == "constrained" and cfg.get("order") != "score_first"
 
