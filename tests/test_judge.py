@@ -98,7 +98,7 @@ def test_annotate_stops_before_training_when_the_judge_is_over_budget(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from lance_testing import ROOT
 
     files = {}
     for name, obj in (("seed_stats", {"parse_failure_rate": 0.54, "unscored_rate": 0.25}),

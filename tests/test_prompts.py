@@ -1,4 +1,4 @@
-from conftest import ROOT
+from lance_testing import ROOT
 from lancekit import prompts
 from lancekit.prompts import Prompts, parse_final_answer
 

@@ -1,4 +1,4 @@
-from conftest import ROOT
+from lance_testing import ROOT
 from lancekit.provenance import code_files, code_version
 
 

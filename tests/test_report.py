@@ -75,7 +75,7 @@ def test_report_of_a_run_without_iterations(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from lance_testing import ROOT
 
     res = tmp_path / "results"
     for run, score in (("base", 10.0), ("iter0", 20.0)):

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import pytest
 import yaml
 
-from conftest import ROOT
+from lance_testing import ROOT
 from lancekit import envs
 
 COPY = ("workflow", "src", "scripts", "config", "data", "envs", "lance", "tests/fake_stage.py")

@@ -61,7 +61,7 @@ def test_duplicates_are_counted_drops_and_limit(tmp_path):
 
 
 def test_shipped_seed_is_valid_and_varied():
-    from conftest import ROOT
+    from lance_testing import ROOT
     recs, stats = load_seed(ROOT / "data/seed/lance_seed.json")
     assert len(recs) >= 120 and stats["duplicates_dropped"] == 0
     quality = [r["meta"]["quality"] for r in recs]

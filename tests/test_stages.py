@@ -1,6 +1,6 @@
 """The data stages end to end on canned model text (no engine): structure, lineage, counts."""
 
-from conftest import ROOT
+from lance_testing import ROOT
 from lancekit import annotate, judge, stages
 from lancekit.clean import CleanRules, clean_groups
 from lancekit.prompts import Prompts
