@@ -22,7 +22,7 @@ import yaml
 from lance_testing import ROOT
 from lancekit import envs
 
-COPY = ("workflow", "src", "scripts", "config", "data", "envs", "lance", "tests/fake_stage.py")
+COPY = ("workflow", "src", "scripts", "config", "data", "envs", "environment.yml", "lance", "tests/fake_stage.py")
 
 
 def _copy_repo(dest):
