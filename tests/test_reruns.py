@@ -163,7 +163,8 @@ def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module,
 @pytest.mark.parametrize("change,rules", [
     ({"split_threshold": 6.5}, {"generate", "annotate"}),
     ({"sampling": {"max_tokens": 100}}, {"generate"}),
-    ({"review": {"max_parse_failure_rate": 0.5}}, {"review_seed", "review_new", "annotate"}),
+    ({"review": {"max_parse_failure_rate": 0.5}}, {"annotate"}),
+    ({"review": {"samples": 2}}, {"review_seed", "review_new"}),
     ({"vllm": {"kvcache_gib": 3}}, set()),
     ({"resources": {"vllm": {"threads": 1}}}, set()),
 ])

@@ -216,6 +216,15 @@ def prompt_file(name):
     return repo_path(config["prompts"][name])
 
 
+def review_settings(stage):
+    """What a review stage reads of `review`: not the health budget (annotate's), and
+    rereview_seed only in review_seed."""
+    other = {"max_parse_failure_rate", "max_unscored_rate"}
+    if stage == "review_new":
+        other.add("rereview_seed")
+    return {k: v for k, v in config["review"].items() if k not in other}
+
+
 def engine_settings():
     """What every vLLM stage reads of the config (not the resources: they do not change outputs)."""
     v = {k: config["vllm"][k] for k in config["vllm"] if k != "kvcache_gib"}

@@ -22,7 +22,9 @@ rule review_new:
         **engine_resources("vllm", runtime=120),
     params:
         code=code("review"),
-        settings=as_json({"stage": "review_new", "review": config["review"], **engine_settings()}),
+        settings=as_json(
+            {"stage": "review_new", "review": review_settings("review_new"), **engine_settings()}
+        ),
         job=job_spec(model=get_generator),
     shell:
         stage_cmd("vllm", "review")

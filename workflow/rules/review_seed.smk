@@ -23,7 +23,9 @@ rule review_seed:
         **engine_resources("vllm", runtime=120),
     params:
         code=code("review"),
-        settings=as_json({"stage": "review_seed", "review": config["review"], **engine_settings()}),
+        settings=as_json(
+            {"stage": "review_seed", "review": review_settings("review_seed"), **engine_settings()}
+        ),
         job=job_spec(model=get_generator),
     shell:
         stage_cmd("vllm", "review")
