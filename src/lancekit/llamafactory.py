@@ -176,100 +176,99 @@ def publish(src: Path, out: Path, info: dict) -> None:
             shutil.copy2(out / name, out.parent / f"{out.name}.{name}")
 
 
-def train(stage: str, model: str, data: str, out: str, template_file: str, settings: dict,
-          log: str | None = None, keep_work: bool = False) -> dict:
-    """Train `stage` from `model` on `data` into `out` (see the module docstring)."""
-    in_dir = Path(model).resolve()
-    data = Path(data).resolve()
-    out = Path(out).resolve()
-    work = Path(str(out) + ".work")
-    t0 = time.time()
-    if not (in_dir / "config.json").exists():
-        raise TrainError(f"--model {in_dir}: no config.json, not a model directory")
-    n = count_examples(data)
-    info = {
-        "stage": stage,
-        "skipped": False,
-        "reason": None,
-        "n_examples": n,
-        "base_model": str(in_dir),
-        "data": str(data),
-        "seconds": None,
-        "final_loss": None,
-    }
-    if work.exists():
-        shutil.rmtree(work)  # leftovers of an earlier failed run
-    work.mkdir(parents=True)
+STALE = ("lance_train.json", "lance_train_config.yaml", "trainer_log.jsonl", "trainer_state.json",
+         "train_results.json", "all_results.json", "training_args.bin")
+RUN_FILES = ("trainer_log", "trainer_state", "training_", "train_results", "all_results")
 
-    if n == 0:
-        shutil.copytree(in_dir, work / "output", symlinks=False)
-        stale = ["lance_train.json", "lance_train_config.yaml", "trainer_log.jsonl", "trainer_state.json",
-                 "train_results.json", "all_results.json", "training_args.bin"]
-        stale += [p.name for p in (work / "output").glob("training_*.png")]
-        for name in stale:  # they would describe the input's training, not this run
-            (work / "output" / name).unlink(missing_ok=True)
-        info.update(skipped=True, reason="skipped: empty dataset", seconds=round(time.time() - t0, 1))
-        publish(work / "output", out, info)
-        shutil.rmtree(work)
-        return info
 
-    template = yaml.safe_load(Path(template_file).read_text(encoding="utf-8")) or {}
-    lora = None
+def dump_yaml(path: Path, obj: dict) -> None:
+    path.write_text(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
+
+
+def carry_over(in_dir: Path, dest: Path) -> None:
+    """An empty data set: the model goes on unchanged, without the files of its own training."""
+    shutil.copytree(in_dir, dest, symlinks=False)
+    for name in [*STALE, *(p.name for p in dest.glob("training_*.png"))]:
+        (dest / name).unlink(missing_ok=True)
+
+
+def prepare(work: Path, stage: str, in_dir: Path, data: Path, template_file: str, settings: dict) -> dict:
+    """The work folder: the data with its dataset_info.json, and train.yaml. Returns the config;
+    with LoRA the trainer writes an adapter, merged into work/output by `export`."""
     data_dir = work / "data"
     data_dir.mkdir()
-    data_name = f"{stage}.json"
-    shutil.copy2(data, data_dir / data_name)
-    write_json(data_dir / "dataset_info.json", dataset_info_file(stage, data_name))
+    shutil.copy2(data, data_dir / f"{stage}.json")
+    write_json(data_dir / "dataset_info.json", dataset_info_file(stage, f"{stage}.json"))
+    template = yaml.safe_load(Path(template_file).read_text(encoding="utf-8")) or {}
+    cfg = build_train_config(stage, template, settings, model_path=str(in_dir), dataset_dir=str(data_dir),
+                             output_dir=str(work / "output"), use_cpu=not has_accelerator())
+    if cfg["finetuning_type"] == "lora":
+        cfg["output_dir"] = str(work / "adapter")
+    dump_yaml(work / "train.yaml", cfg)
+    return cfg
 
-    use_cpu = not has_accelerator()
-    # finetuning_type decides where the trainer writes: the final dir (full) or an adapter dir (lora)
-    probe = build_train_config(
-        stage, template, settings, model_path=str(in_dir), dataset_dir=str(data_dir),
-        output_dir=str(work / "output"), use_cpu=use_cpu,
-    )
-    lora = probe["finetuning_type"] == "lora"
-    train_out = work / ("adapter" if lora else "output")
-    cfg = dict(probe, output_dir=str(train_out))
-    (work / "train.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
 
+def run_trainer(work: Path, cfg: dict, log: str | None) -> dict | None:
+    """`llamafactory-cli train` (and `export` for LoRA), output streamed to `log`. Returns the
+    export config, if any."""
     cli = cli_path()
     log_path = Path(log).resolve() if log else None
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
     log_name = str(log_path) if log_path else "the output above"
-    with open(log_path, "ab") if log_path else contextlib.nullcontext(sys.stdout.buffer) as log:
-        run_streamed([cli, "train", str(work / "train.yaml")], log, work, "llamafactory-cli train", log_name)
-        export_cfg = None
-        if lora:
-            export_cfg = build_export_config(cfg, adapter_dir=str(train_out), export_dir=str(work / "output"))
-            (work / "export.yaml").write_text(yaml.safe_dump(export_cfg, sort_keys=False, allow_unicode=True))
-            run_streamed([cli, "export", str(work / "export.yaml")], log, work, "llamafactory-cli export", log_name)
-            for name in os.listdir(train_out):  # trainer logs, plots, results of the adapter run
-                if name.startswith(("trainer_log", "trainer_state", "training_", "train_results", "all_results")):
-                    shutil.copy2(train_out / name, work / "output" / name)
+    with open(log_path, "ab") if log_path else contextlib.nullcontext(sys.stdout.buffer) as sink:
+        run_streamed([cli, "train", str(work / "train.yaml")], sink, work, "llamafactory-cli train", log_name)
+        if cfg["finetuning_type"] != "lora":
+            return None
+        adapter = Path(cfg["output_dir"])
+        export_cfg = build_export_config(cfg, adapter_dir=str(adapter), export_dir=str(work / "output"))
+        dump_yaml(work / "export.yaml", export_cfg)
+        run_streamed([cli, "export", str(work / "export.yaml")], sink, work, "llamafactory-cli export", log_name)
+    for name in os.listdir(adapter):  # trainer logs, plots, results of the adapter run
+        if name.startswith(RUN_FILES):
+            shutil.copy2(adapter / name, work / "output" / name)
+    return export_cfg
 
-    final = work / "output"
-    info.update(check_model_dir(final, in_dir))
+
+def training_facts(final: Path, stage: str) -> dict:
+    """Losses, steps and runtime of a finished run, read from the trainer's own files."""
     rows = read_jsonl_lenient(final / "trainer_log.jsonl")
     losses = [r["loss"] for r in rows if isinstance(r.get("loss"), (int, float))]
-    results = {}
-    if (final / "train_results.json").exists():
-        results = json.loads((final / "train_results.json").read_text(encoding="utf-8"))
-    info.update(
-        final_loss=losses[-1] if losses else None,
-        first_loss=losses[0] if losses else None,
-        train_loss=results.get("train_loss"),
-        steps=rows[-1].get("current_steps") if rows else None,
-        finetuning_type=cfg["finetuning_type"],
-        template=cfg["template"],
-        reference_model=str(in_dir) if stage == "dpo" else None,
-        llamafactory_config={"train": cfg, "export": export_cfg},
-        seconds=round(time.time() - t0, 1),
-    )
-    info["train_runtime"] = results.get("train_runtime")
-    if stage == "dpo":
-        info.update(dpo_metrics(final))
-    (final / "lance_train_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    results_file = final / "train_results.json"
+    results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.exists() else {}
+    facts = {"final_loss": losses[-1] if losses else None, "first_loss": losses[0] if losses else None,
+             "train_loss": results.get("train_loss"), "train_runtime": results.get("train_runtime"),
+             "steps": rows[-1].get("current_steps") if rows else None}
+    return {**facts, **(dpo_metrics(final) if stage == "dpo" else {})}
+
+
+def train(stage: str, model: str, data: str, out: str, template_file: str, settings: dict,
+          log: str | None = None, keep_work: bool = False) -> dict:
+    """Train `stage` from `model` on `data` into `out` (see the module docstring)."""
+    in_dir, data, out = Path(model).resolve(), Path(data).resolve(), Path(out).resolve()
+    work, t0 = Path(str(out) + ".work"), time.time()
+    if not (in_dir / "config.json").exists():
+        raise TrainError(f"--model {in_dir}: no config.json, not a model directory")
+    n = count_examples(data)
+    info = {"stage": stage, "skipped": False, "reason": None, "n_examples": n, "base_model": str(in_dir),
+            "data": str(data), "seconds": None, "final_loss": None}
+    if work.exists():
+        shutil.rmtree(work)  # leftovers of an earlier failed run
+    work.mkdir(parents=True)
+    final = work / "output"
+    if n == 0:
+        carry_over(in_dir, final)
+        info.update(skipped=True, reason="skipped: empty dataset", seconds=round(time.time() - t0, 1))
+        publish(final, out, info)
+        shutil.rmtree(work)
+        return info
+    cfg = prepare(work, stage, in_dir, data, template_file, settings)
+    export_cfg = run_trainer(work, cfg, log)
+    info.update(check_model_dir(final, in_dir))
+    info.update(training_facts(final, stage), finetuning_type=cfg["finetuning_type"], template=cfg["template"],
+                reference_model=str(in_dir) if stage == "dpo" else None,
+                llamafactory_config={"train": cfg, "export": export_cfg}, seconds=round(time.time() - t0, 1))
+    dump_yaml(final / "lance_train_config.yaml", cfg)
     publish(final, out, info)
     if not keep_work:
         shutil.rmtree(work)
