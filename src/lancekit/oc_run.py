@@ -146,36 +146,26 @@ def failed_task_logs(run_dir: Path, names: list[str]) -> list[Path]:
     return logs
 
 
-def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: str, out: str,
-             trust_remote_code: bool = False) -> dict:
-    """Score `model` on `benchmarks` (names, or {"name", "path"} for the embedded jsonl ones)."""
-    t0 = time.time()
-    work_dir = Path(work_dir).resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    model = Path(model).resolve()
+def checked_request(model: Path, abbr: str, benchmarks: list, settings: dict) -> tuple[dict, list[dict]]:
+    """(settings with defaults, dataset specs), or EvalError before anything runs."""
     if not (model / "config.json").is_file():
         fail(f"model directory {model} has no config.json")
     if not re.fullmatch(r"[A-Za-z0-9._+-]+", abbr):
         fail(f"abbr {abbr!r}: use letters, digits and . _ + - only (it names folders)")
     try:
-        settings = merged_settings(settings)
-        specs = resolve_benchmarks(benchmarks)
+        settings, specs = merged_settings(settings), resolve_benchmarks(benchmarks)
     except BenchmarkError as e:
         fail(str(e))
     problems = check_benchmark_data(specs, os.environ.get("COMPASS_DATA_CACHE"))
     if problems:
         fail("cannot evaluate offline:\n  " + "\n  ".join(problems))
+    return settings, specs
 
-    config_path = work_dir / f"eval_{abbr}.py"
-    write_text_atomic(config_path, render_eval_config(str(model), abbr, specs, settings, trust_remote_code))
-    argv_oc = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
-               "--max-num-workers", str(int(settings["max_num_workers"]))]
-    log(f"config {config_path}")
-    log("running: " + " ".join(argv_oc))
 
-    env = child_env(work_dir, settings)
+def run_opencompass(argv: list[str], work_dir: Path, env: dict, log_path: Path) -> tuple[int, Path | None]:
+    """Run OpenCompass, echo its output and its task logs to stdout and `log_path`; returns its
+    exit status and the timestamped run folder it made."""
     before = {d.name for d in work_dir.iterdir()}
-    log_path = work_dir / f"opencompass_{abbr}.log"
     run_dir = None
     with open(log_path, "a", encoding="utf-8") as logf:
         lock = threading.Lock()
@@ -188,15 +178,13 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
 
         tailer = LogTailer(work_dir, before, sink)
         tailer.start()
-        proc = subprocess.Popen(argv_oc, cwd=work_dir, env=env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(argv, cwd=work_dir, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
         try:
             for line in proc.stdout:
                 m = _EXP_FOLDER.search(line)
                 if m:
-                    run_dir = Path(m.group(1))
-                    if not run_dir.is_absolute():
-                        run_dir = work_dir / run_dir
+                    run_dir = Path(m.group(1)) if Path(m.group(1)).is_absolute() else work_dir / m.group(1)
                 sink(line.rstrip("\n"))
             rc = proc.wait()
         except KeyboardInterrupt:
@@ -206,33 +194,47 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
         finally:
             tailer.stop.set()
             tailer.join()
-    run_dir = run_dir or tailer.run_dir
+    return rc, run_dir or tailer.run_dir
+
+
+def read_scores(run_dir: Path | None, rc: int, abbr: str, names: list[str], work_dir: Path,
+                log_path: Path) -> tuple[dict, Path]:
+    """Every benchmark's score from the summary CSV, or EvalError naming the task logs to read
+    (OpenCompass exits 0 even when a task failed)."""
     if run_dir is None:
         fail(f"OpenCompass (exit {rc}) made no run folder under {work_dir}; see {log_path}")
-    names = [s["name"] for s in specs]
     try:
         csv_path = find_summary_csv(run_dir)
         scores = require_scores(parse_summary_csv(csv_path, abbr), names, csv_path)
     except (FileNotFoundError, ValueError, MissingBenchmarksError) as e:
         logs = failed_task_logs(run_dir, names)
-        fail(f"{e}\n  OpenCompass exit status {rc}; task logs to read:\n    "
-             + "\n    ".join(str(p) for p in logs))
+        fail(f"{e}\n  OpenCompass exit status {rc}; task logs to read:\n    " + "\n    ".join(str(p) for p in logs))
     if rc != 0:
         fail(f"OpenCompass exited with status {rc} although every benchmark has a score; see {log_path}")
+    return scores, csv_path
 
-    summary = {
-        "model": str(model),
-        "abbr": abbr,
-        "scores": scores,
-        "mean": round(sum(scores.values()) / len(scores), 4),
-        "n_items": {s["name"]: count_items(run_dir, abbr, s) for s in specs},
-        "work_dir": str(work_dir),
-        "run_dir": str(run_dir),
-        "summary_csv": str(csv_path),
-        "settings": settings,
-        "seconds": round(time.time() - t0, 1),
-    }
+
+def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: str, out: str,
+             trust_remote_code: bool = False) -> dict:
+    """Score `model` on `benchmarks` (names, or {"name", "path"} for the embedded jsonl ones)."""
+    t0 = time.time()
+    work_dir, model = Path(work_dir).resolve(), Path(model).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    settings, specs = checked_request(model, abbr, benchmarks, settings)
+    config_path = work_dir / f"eval_{abbr}.py"
+    write_text_atomic(config_path, render_eval_config(str(model), abbr, specs, settings, trust_remote_code))
+    argv = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
+            "--max-num-workers", str(int(settings["max_num_workers"]))]
+    log(f"config {config_path}")
+    log("running: " + " ".join(argv))
+    log_path = work_dir / f"opencompass_{abbr}.log"
+    rc, run_dir = run_opencompass(argv, work_dir, child_env(work_dir, settings), log_path)
+    scores, csv_path = read_scores(run_dir, rc, abbr, [s["name"] for s in specs], work_dir, log_path)
+    summary = {"model": str(model), "abbr": abbr, "scores": scores,
+               "mean": round(sum(scores.values()) / len(scores), 4),
+               "n_items": {s["name"]: count_items(run_dir, abbr, s) for s in specs},
+               "work_dir": str(work_dir), "run_dir": str(run_dir), "summary_csv": str(csv_path),
+               "settings": settings, "seconds": round(time.time() - t0, 1)}
     write_json(out, summary)
-    log(f"scores {scores} mean {summary['mean']} n_items {summary['n_items']} "
-        f"({summary['seconds']} s) -> {out}")
+    log(f"scores {scores} mean {summary['mean']} n_items {summary['n_items']} ({summary['seconds']} s) -> {out}")
     return summary
