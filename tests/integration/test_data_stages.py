@@ -40,7 +40,7 @@ def test_generate_and_clean_counts_add_up(run):
     assert len(raw) == g["low_seeds"] + g["high_seeds"] == SEEDS
     assert g["low_seeds"] > 0 and g["high_seeds"] > 0, "both branches must be exercised"
     assert g["split"]["low"] == g["low_seeds"] and g["split"]["threshold"] == 6.0
-    assert g["instruction_samples"] == 2 * g["low_seeds"] and g["negative_samples"] == 2 * g["high_seeds"]
+    assert g["instruction_samples"] == 2 * g["low_seeds"] and g["negative_samples"] == 4 * g["high_seeds"]
     for grp in raw:
         for s in grp.get("instructions", []) + grp.get("negatives", []):
             assert s["finish_reason"] in ("stop", "length") and "raw" in s
