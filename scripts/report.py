@@ -73,6 +73,7 @@ def main() -> None:
         for col in ("instructions", "kept resp.", "negatives", "kept neg.", "SFT new", "DPO new"):
             if not fun.is_empty():
                 ax.plot(fun["iter"].to_list(), fun[col].to_list(), marker="o", label=col)
+                ax.set_xticks(fun["iter"].to_list())
         if fun.is_empty():
             ax.text(0.5, 0.5, "no iteration yet (iters: 0)", ha="center", va="center", transform=ax.transAxes)
     train_dirs = {(int(k.split("/")[0]), k.split("/")[1]): Path(d) for k, d in lay["train"].items()}
