@@ -90,12 +90,7 @@ def directly(plan):
 def make_checkout(tmp_path):
     root = tmp_path / "lance"
     _copy_repo(root)
-    env_dir = tmp_path / "envs"
-    for engine in ("vllm", "llamafactory", "opencompass"):
-        ready = envs.env_path(engine, root, root=env_dir) / envs.READY
-        ready.parent.mkdir(parents=True)
-        ready.write_text("stand-in for the rerun tests\n")
-    co = Checkout(root, env_dir)
+    co = Checkout(root, tmp_path / "envs")  # the fake setup_env jobs write the stamps only
     co.lance()  # every job, with the fake interpreters
     assert co.plan() == {}
     return co
@@ -177,9 +172,9 @@ def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, r
 
 def test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing(own_checkout, tmp_path):
     checkout = own_checkout
-    ready = envs.env_path("vllm", checkout.root, root=checkout.env_dir) / envs.READY
-    ready.unlink()
-    ready.write_text("rebuilt\n")
+    stamp = checkout.root / "results" / ".envs" / f"{envs.env_path('vllm', checkout.root).name}.ready"
+    time.sleep(0.01)
+    stamp.write_text("rebuilt\n")  # the venv was built again
     assert checkout.plan() == {}
     moved = tmp_path / "elsewhere" / "lance"  # the results move with it, as with ./lance
     moved.parent.mkdir()

@@ -34,6 +34,11 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         missing = [s for s in REQUIRED_SLOTS.get(name, ()) if "{" + s + "}" not in text]
         if missing:
             problems.append(f"prompts.{name}: {path} lacks the slot(s) " + ", ".join("{" + s + "}" for s in missing))
+    base = config["model"]["base"]
+    local = Path(base).is_absolute() or base.startswith((".", "~"))
+    if local and not (Path(resolve(base)) / "config.json").is_file():
+        problems.append(f"model.base: {base} is no model directory (no config.json); "
+                        "a hub id starts with neither . nor /")
     seed = Path(resolve(config["seed"]["path"]))
     if not seed.is_file():
         problems.append(f"seed.path: file {config['seed']['path']} not found")

@@ -74,6 +74,7 @@ def test_shipped_configs_dry_run(tmp_path, configs, config, jobs):
     ({"prompts": {"review": "config/prompts/nope.txt"}}, "prompts.review: file config/prompts/nope.txt not found"),
     ({"seed": {"path": "nowhere/seed.json"}}, "seed.path: file nowhere/seed.json not found"),
     ({"review": {"mode": "strict"}}, "mode"),
+    ({"model": {"base": "./nowhere"}}, "model.base: ./nowhere is no model directory"),
 ])
 def test_bad_config_stops_before_any_job(tmp_path, config, message):
     out = dry_run(tmp_path, config=config)

@@ -20,15 +20,11 @@ from lancekit.provenance import code_version  # noqa: E402
 
 
 def repo_path(path):
-    """A configured file: as given when it exists (absolute, or from the working directory),
-    else the repository's (the shipped seed, prompts and templates). Relative paths stay
-    relative, so moving the checkout and the results together reruns nothing."""
+    """A configured file: an absolute path (or ~) as given, a relative one from the checkout
+    (the shipped seed, prompts and templates). Relative paths stay relative, so moving the
+    checkout and the results together reruns nothing."""
     p = Path(path).expanduser()
-    if p.is_absolute():
-        return str(p)
-    if p.exists():
-        return str(p)
-    return os.path.relpath(REPO / p)
+    return str(p) if p.is_absolute() else os.path.relpath(REPO / p)
 
 
 check_config(config, repo_path)
@@ -130,13 +126,15 @@ def code(script):
 # --- engines: one environment each ---------------------------------------------------------
 
 
+def env_stamp(engine):
+    """results/.envs/<env>.ready: written once the engine's venv (named by its pins) is built."""
+    return f"results/.envs/{envs.env_path(engine).name}.ready"
+
+
 def engine_ready(engine):
-    """Input that makes Snakemake build the engine's venv first, when it is not built yet.
-    A built environment is no input at all (like a conda env under --sdm conda): building or
-    rebuilding one with the same pins never reruns a stage, and its set-up is never redone."""
-    if USE_CONDA or envs.is_ready(engine):
-        return []
-    return [str(envs.env_path(engine) / envs.READY)]
+    """Input that has the engine's venv built first (nothing under --sdm conda, where Snakemake
+    builds the conda env itself). ancient(): building or rebuilding a venv reruns no stage."""
+    return [] if USE_CONDA else [ancient(env_stamp(engine))]
 
 
 def engine_conda(engine):
@@ -167,8 +165,13 @@ def get_base_model():
     base = config["model"]["base"]
     if base == "embedded":
         return "results/base_model"
-    p = Path(base).expanduser()
-    return repo_path(base) if p.exists() else base
+    return repo_path(base) if is_local_model(base) else base
+
+
+def is_local_model(base):
+    """model.base names a local directory when it is absolute or starts with . or ~;
+    anything else is a hub id (decided by the text, never by what exists on disk)."""
+    return Path(base).is_absolute() or base.startswith((".", "~"))
 
 
 def get_model(t):
@@ -187,7 +190,7 @@ def needs(model_of):
 
     def model_input(wildcards):
         path = model_of(wildcards)
-        is_hub_id = path == config["model"]["base"] and not Path(path).expanduser().exists()
+        is_hub_id = path == config["model"]["base"] and not is_local_model(path)
         return [] if is_hub_id else [path]
 
     return model_input

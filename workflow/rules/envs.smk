@@ -1,4 +1,6 @@
 # The engines' pinned virtual environments, built on first use (see src/lancekit/envs.py).
+# A stage's input is the stamp results/.envs/<env>.ready (ancient: its time never reruns a
+# stage); the job behind it builds the venv unless it is ready, which takes no time once built.
 # Under `--sdm conda` the rules use envs/*.yaml instead and nothing here runs.
 
 
@@ -8,18 +10,20 @@ localrules:
 
 rule setup_env:
     output:
-        f"{envs.env_root().as_posix()}/{{envdir}}/{envs.READY}",
+        stamp="results/.envs/{envdir}.ready",
     log:
         "logs/envs/{envdir}.log",
     conda:
         engine_conda("main")
     params:
-        engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e)),
+        code=code("ensure_env"),
+        settings=as_json({}),
+        job=job_spec(engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e))),
     shell:
-        '"$LANCE_PY_MAIN" "$LANCE_SCRIPTS/setup_env.py" {params.engine:q} 2>&1 | tee {log:q}'
+        stage_cmd("main", "ensure_env")
 
 
 rule envs:
     """Build every engine environment now (`./lance envs`)."""
     input:
-        [envs.env_path(e) / envs.READY for e in ("vllm", "llamafactory", "opencompass")],
+        [env_stamp(e) for e in ("vllm", "llamafactory", "opencompass")],
