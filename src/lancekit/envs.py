@@ -67,21 +67,17 @@ def env_root() -> Path:
     return Path(os.environ.get("LANCE_ENV_DIR") or Path.home() / ".cache" / "lance" / "envs")
 
 
-def env_path(engine: str, repo: Path = REPO, root: Path | None = None) -> Path:
+def env_path(engine: str, repo: Path = REPO) -> Path:
     """Where the environment of `engine` lives (whether or not it exists yet)."""
     name = env_name(engine)
     digest = hashlib.sha256(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     for f in spec_files(name, repo):
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return (root or env_root()) / f"{name}-{digest.hexdigest()[:10]}"
+    return env_root() / f"{name}-{digest.hexdigest()[:10]}"
 
 
 def python_of(engine: str, repo: Path = REPO) -> Path:
     return env_path(engine, repo) / "bin" / "python"
-
-
-def is_ready(engine: str, repo: Path = REPO) -> bool:
-    return (env_path(engine, repo) / READY).is_file()
 
 
 def _run(argv: list[str], env: dict | None = None) -> None:

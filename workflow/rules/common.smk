@@ -228,6 +228,15 @@ def review_settings(stage):
     return {k: v for k, v in config["review"].items() if k not in other}
 
 
+def model_settings():
+    """What every engine stage reads of `model`: remote code or not, and the base model's name
+    (a hub id is no input file: its name is what says the model changed)."""
+    return {
+        "trust_remote_code": config["model"]["trust_remote_code"],
+        "base_model": config["model"]["base"],
+    }
+
+
 def engine_settings():
     """What every vLLM stage reads of the config (not the resources: they do not change outputs)."""
     v = {k: config["vllm"][k] for k in config["vllm"] if k != "kvcache_gib"}
@@ -236,9 +245,7 @@ def engine_settings():
         # not sampling.max_tokens: that is generate's (the judge has review.max_tokens)
         "sampling": {k: config["sampling"][k] for k in ("temperature", "top_p")},
         "seed": config["sampling"]["seed"],
-        "trust_remote_code": config["model"]["trust_remote_code"],
-        # a hub id is no input file: its name is what says the model changed
-        "base_model": config["model"]["base"],
+        **model_settings(),
     }
 
 
@@ -247,14 +254,12 @@ def train_settings():
     s.setdefault("template", config["model"]["template"])
     if config["model"]["default_system"]:
         s.setdefault("default_system", config["model"]["default_system"])
-    s["trust_remote_code"] = config["model"]["trust_remote_code"]
+    s["trust_remote_code"] = model_settings()["trust_remote_code"]
     return s
 
 
 def train_job_settings(stage):
-    return as_json(
-        {"stage": stage, "train": train_settings(), "base_model": config["model"]["base"]}
-    )
+    return as_json({"stage": stage, "train": train_settings(), **model_settings()})
 
 
 def get_sft_start(wildcards):

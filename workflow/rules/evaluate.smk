@@ -47,8 +47,7 @@ rule evaluate:
             {
                 "benchmarks": config["eval"]["benchmarks"],
                 "eval": config["eval"]["settings"],
-                "trust_remote_code": config["model"]["trust_remote_code"],
-                "base_model": config["model"]["base"],
+                **model_settings(),
             }
         ),
         job=job_spec(model=get_eval_model, work_dir=lambda wc: f"results/{wc.run}/eval/opencompass"),
