@@ -54,9 +54,13 @@ def main() -> None:
     bench = {}
     for r in lay["summaries"]:
         for tsv in sorted((Path(lay["benchmarks"]) / r).glob("*.tsv")):
+            stage, _, shard = tsv.stem.partition(".")  # generate.0-of-2: one shard of generate
+            if shard and not shard.endswith(f"-of-{lay['shards']}"):
+                continue  # a shard file of an earlier run with another number of shards
             with open(tsv) as f:
                 row = next(csv.DictReader(f, delimiter="\t"))
-            bench.setdefault(r, {})[tsv.stem] = round(float(row["s"]), 1)
+            by = bench.setdefault(r, {})
+            by[stage] = round(by.get(stage, 0.0) + float(row["s"]), 1)  # summed over shards
     iters = len(lay["stats"])
 
     ev, fun, drops, jt, tt = (rp.eval_table(summaries) if summaries else None, rp.funnel_table(stats),

@@ -5,6 +5,7 @@
 """
 
 import argparse
+import sys
 
 from lancekit import envs
 
@@ -16,7 +17,10 @@ def main() -> None:
                     help="only print where the environment lives; build nothing")
     args = ap.parse_args()
     for engine in args.engines:
-        print(envs.python_of(engine) if args.print_path else envs.ensure(engine))
+        try:
+            print(envs.python_of(engine) if args.print_path else envs.ensure(engine))
+        except envs.EnvError as e:
+            sys.exit(f"setup_env: {e}")
 
 
 if __name__ == "__main__":

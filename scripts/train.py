@@ -2,7 +2,8 @@
 
 SFT starts from M_{t-1} (the base model for M_0), DPO from this iteration's SFT model, which is
 also DPO's reference model. An empty data set skips the stage and carries the model over
-(lance_train.json says so). See lancekit.llamafactory for the work folder and atomic publish.
+(lance_train.json says so). See lancekit.llamafactory for the work folder, the checkpoints a
+killed run resumes from, and the atomic publish.
 """
 
 import json
@@ -18,7 +19,8 @@ def main() -> int:
     job = load_job(__doc__)
     p = job.params
     try:
-        info = train(p["stage"], p["start"], job.input.data, job.output.model, job.input.template, p["train"])
+        settings = {**p["train"], "save_steps": p.get("save_steps", 0)}
+        info = train(p["stage"], p["start"], job.input.data, job.output.model, job.input.template, settings)
     except (TrainError, TrainConfigError) as exc:
         print(f"train: ERROR: {exc}\n(work dir kept for inspection: {Path(job.output.model).resolve()}.work)",
               file=sys.stderr)

@@ -122,8 +122,12 @@ def edited(path, text="\n"):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-FILE_TARGETS = {"prepare_seed": "results/iter0/seed.json", "review_seed": "results/iter1/reviewed_seed.json", "generate": "results/iter1/raw.json",
-                "clean": "results/iter1/cleaned.json", "review_new": "results/iter1/reviewed_new.json",
+FILE_TARGETS = {"prepare_seed": "results/iter0/seed.json",
+                "review_seed": "results/iter1/shards/review_seed/0-of-1.json",
+                "review_seed_gather": "results/iter1/reviewed_seed.json",
+                "generate": "results/iter1/shards/generate/0-of-1.json", "generate_gather": "results/iter1/raw.json",
+                "clean": "results/iter1/cleaned.json", "review_new": "results/iter1/shards/review_new/0-of-1.json",
+                "review_new_gather": "results/iter1/reviewed_new.json",
                 "annotate": "results/iter1/sft.json", "train_sft": "results/iter1/sft_model",
                 "train_dpo": "results/iter1/model", "evaluate": "results/iter1/eval/summary.json",
                 "report": "results/report/report.md"}
@@ -144,7 +148,9 @@ def test_prompt_and_template_edits_rerun_the_stages_that_read_them(checkout, pat
 
 @pytest.mark.parametrize("module,rules", [
     ("src/lancekit/rouge.py", {"clean"}),
-    ("src/lancekit/judge.py", {"review_seed", "review_new", "generate", "annotate"}),
+    ("src/lancekit/judge.py", {"review_seed", "review_new", "generate", "annotate", "review_seed_gather",
+                               "generate_gather", "review_new_gather"}),
+    ("src/lancekit/progress.py", {"review_seed", "review_new", "generate"}),
     ("scripts/train.py", {"train_sft", "train_dpo"}),
 ])
 def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module, rules):
@@ -156,11 +162,13 @@ def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module,
 
 
 @pytest.mark.parametrize("change,rules", [
-    ({"split_threshold": 6.5}, {"generate", "annotate"}),
+    ({"split_threshold": 6.5}, {"generate", "generate_gather", "annotate"}),
     ({"sampling": {"max_tokens": 100}}, {"generate"}),
     ({"review": {"max_parse_failure_rate": 0.5}}, {"annotate"}),
     ({"review": {"samples": 2}}, {"review_seed", "review_new"}),
     ({"vllm": {"kvcache_gib": 3}}, set()),
+    ({"vllm": {"chunk_size": 7}}, set()),
+    ({"shards": 2}, {"review_seed_gather", "generate_gather", "review_new_gather"}),
     ({"resources": {"vllm": {"threads": 1}}}, set()),
 ])
 def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, rules):

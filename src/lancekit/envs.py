@@ -86,6 +86,21 @@ def _run(argv: list[str], env: dict | None = None) -> None:
     subprocess.run(argv, check=True, env=env, stdout=sys.stderr)
 
 
+class EnvError(RuntimeError):
+    pass
+
+
+def _build(path: Path, files: list[Path]) -> None:
+    _run([sys.executable, "-m", "venv", str(path)])
+    py = str(path / "bin" / "python")
+    _run([py, "-m", "pip", "install", "--upgrade", "pip"])
+    _run([py, "-m", "pip", "install", "-r", str(files[0])])
+    if len(files) > 1:
+        env = dict(os.environ, PATH=f"{path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                   VIRTUAL_ENV=str(path))
+        _run(["bash", str(files[1])], env=env)
+
+
 def ensure(engine: str, repo: Path = REPO) -> Path:
     """Build the environment of `engine` unless it is ready; return its python."""
     path = env_path(engine, repo)
@@ -104,14 +119,14 @@ def ensure(engine: str, repo: Path = REPO) -> Path:
         t0 = time.time()
         print(f"building the {engine} environment ({name}) in {path}; this takes minutes once",
               file=sys.stderr, flush=True)
-        _run([sys.executable, "-m", "venv", str(path)])
-        py = str(path / "bin" / "python")
-        _run([py, "-m", "pip", "install", "--upgrade", "pip"])
-        _run([py, "-m", "pip", "install", "-r", str(files[0])])
-        if len(files) > 1:
-            env = dict(os.environ, PATH=f"{path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-                       VIRTUAL_ENV=str(path))
-            _run(["bash", str(files[1])], env=env)
+        try:
+            _build(path, files)
+        except subprocess.CalledProcessError as e:
+            raise EnvError(
+                f"building the {engine} environment ({name}) in {path} failed: {e}. On a cluster whose "
+                f"compute nodes cannot reach PyPI, build it once on the login node, on a path the nodes "
+                f"share (LANCE_ENV_DIR): `LANCE_VLLM_FLAVOUR={name[5:] if engine == 'vllm' else 'cpu'} "
+                f"./lance envs`") from None
         (path / READY).write_text(f"built in {time.time() - t0:.0f} s from "
                                   + ", ".join(str(f.relative_to(repo)) for f in files) + "\n")
         print(f"{engine} environment ready in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)

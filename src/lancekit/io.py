@@ -33,12 +33,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-LEFTOVER_PATTERNS = (".*.part", "*.tmp-*", "*.work")
+LEFTOVER_PATTERNS = (".*.part", "*.tmp-*")
 
 
 def leftovers(root: str | os.PathLike) -> list[Path]:
-    """What killed jobs leave under ``root``: ``.<name>.*.part`` files of ``write_text_atomic``,
-    ``<name>.tmp-<pid>`` folders of the model conversion, ``<model>.work`` training folders."""
+    """What killed jobs leave under ``root`` that no rerun can use: ``.<name>.*.part`` files of
+    ``write_text_atomic`` and ``<name>.tmp-<pid>`` folders of the model conversion. (Progress a
+    rerun resumes from stays: ``*.progress.jsonl`` of the engine stages, ``<model>.work``
+    training folders with their checkpoints.)"""
     root = Path(root)
     if not root.is_dir():
         return []

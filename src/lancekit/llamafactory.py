@@ -11,6 +11,10 @@ is its entry point).
   training_loss*.png, lance_train.json, lance_train_config.yaml) is then moved to OUT_DIR with
   os.replace, trainer_log.jsonl / training_loss.png / lance_train.json are also copied beside OUT_DIR
   as OUT_DIR.<name>, and the work dir is removed (kept on failure, or with --keep-work).
+- Checkpoints (train.save_steps) are written in the work dir with the optimizer state. A rerun of
+  a killed run finds the work dir of the same training (same start model, data, template and
+  settings: a fingerprint in the work dir) and resumes from its last complete checkpoint; a work
+  dir of any other training is removed. Checkpoints never reach OUT_DIR.
 - DPO: start it from the SFT output (--model SFT_DIR); LLaMA-Factory then uses that model as the
   reference model (ref_model is left unset).
 """
@@ -18,6 +22,7 @@ is its entry point).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -31,9 +36,11 @@ import yaml
 
 from .envs import OFFLINE_ENV
 from .io import read_jsonl_lenient, write_json
+from .progress import model_fingerprint
 from .train_config import build_export_config, build_train_config, dataset_info_file
 
 MODEL_FILES = ("config.json", "tokenizer_config.json")
+RUN_STAMP = "lance_run.fingerprint"  # in the work folder: which training it belongs to
 
 
 class TrainError(RuntimeError):
@@ -242,6 +249,38 @@ def training_facts(final: Path, stage: str) -> dict:
     return {**facts, **(dpo_metrics(final) if stage == "dpo" else {})}
 
 
+def run_fingerprint(stage: str, in_dir: Path, data: Path, template_file: str, settings: dict) -> str:
+    """Everything that decides a training run: a work folder of another run is never resumed."""
+    parts = {"stage": stage, "model": model_fingerprint(str(in_dir)),
+             "data": hashlib.sha256(data.read_bytes()).hexdigest(),
+             "template": Path(template_file).read_text(encoding="utf-8"), "settings": settings}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    """The newest complete checkpoint (the trainer writes trainer_state.json last); incomplete
+    ones, cut by a kill, are removed."""
+    ckpts = sorted((p for p in output_dir.glob("checkpoint-*") if p.name[11:].isdigit()),
+                   key=lambda p: int(p.name[11:]))
+    while ckpts and not (ckpts[-1] / "trainer_state.json").is_file():
+        shutil.rmtree(ckpts.pop())
+    return ckpts[-1] if ckpts else None
+
+
+def resumable(work: Path, fingerprint: str) -> Path | None:
+    """The checkpoint to resume from: the work folder of a killed run of the same training."""
+    stamp = work / RUN_STAMP
+    if not (work / "train.yaml").is_file() or not stamp.is_file() or stamp.read_text().strip() != fingerprint:
+        return None
+    cfg = yaml.safe_load((work / "train.yaml").read_text(encoding="utf-8"))
+    return last_checkpoint(Path(cfg["output_dir"]))
+
+
+def drop_checkpoints(output_dir: Path) -> None:
+    for ckpt in output_dir.glob("checkpoint-*"):
+        shutil.rmtree(ckpt)
+
+
 def train(stage: str, model: str, data: str, out: str, template_file: str, settings: dict,
           log: str | None = None, keep_work: bool = False) -> dict:
     """Train `stage` from `model` on `data` into `out` (see the module docstring)."""
@@ -251,19 +290,32 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
         raise TrainError(f"--model {in_dir}: no config.json, not a model directory")
     n = count_examples(data)
     info = {"stage": stage, "skipped": False, "reason": None, "n_examples": n, "base_model": str(in_dir),
-            "data": str(data), "seconds": None, "final_loss": None}
-    if work.exists():
-        shutil.rmtree(work)  # leftovers of an earlier failed run
-    work.mkdir(parents=True)
+            "data": str(data), "seconds": None, "final_loss": None, "resumed_from": None}
+    fingerprint = run_fingerprint(stage, in_dir, data, template_file, settings)
+    resume = resumable(work, fingerprint) if n and work.exists() else None
+    if work.exists() and resume is None:
+        shutil.rmtree(work)  # an earlier run of other data or settings, or one without a checkpoint
     final = work / "output"
     if n == 0:
+        work.mkdir(parents=True)
         carry_over(in_dir, final)
         info.update(skipped=True, reason="skipped: empty dataset", seconds=round(time.time() - t0, 1))
         publish(final, out, info)
         shutil.rmtree(work)
         return info
-    cfg = prepare(work, stage, in_dir, data, template_file, settings)
+    if resume is None:
+        work.mkdir(parents=True)
+        cfg = prepare(work, stage, in_dir, data, template_file, settings)
+        (work / RUN_STAMP).write_text(fingerprint + "\n")
+    else:
+        cfg = yaml.safe_load((work / "train.yaml").read_text(encoding="utf-8"))
+        cfg["resume_from_checkpoint"] = str(resume)
+        dump_yaml(work / "train.yaml", cfg)
+        info["resumed_from"] = resume.name
+        print(f"resuming the killed {stage} run from {resume}", flush=True)
     export_cfg = run_trainer(work, cfg, log)
+    drop_checkpoints(Path(cfg["output_dir"]))
+    cfg.pop("resume_from_checkpoint", None)
     info.update(check_model_dir(final, in_dir))
     info.update(training_facts(final, stage), finetuning_type=cfg["finetuning_type"], template=cfg["template"],
                 reference_model=str(in_dir) if stage == "dpo" else None,

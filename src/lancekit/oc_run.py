@@ -4,15 +4,19 @@ opencompass environment; scripts/evaluate.py is its entry point).
 Runs `python -m opencompass.cli.main <config> -w <work-dir> --max-num-workers N` offline, streams
 its output and its task logs, then reads the summary CSV. OpenCompass exits 0 even when a task
 failed, so a benchmark without a score raises EvalError with the failing task logs named.
+A rerun after a kill goes on in the same run folder (`--reuse <timestamp>`): the benchmarks
+whose predictions and results are on disk are not run again (see reusable_run).
 summary.json = {"model", "abbr", "scores", "mean", "n_items", "work_dir", "run_dir",
 "summary_csv", "settings", "seconds"}, written atomically.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -33,6 +37,7 @@ from .oc_config import (
     require_scores,
     resolve_benchmarks,
 )
+from .progress import model_fingerprint
 
 SRC = Path(__file__).resolve().parents[1]
 
@@ -162,10 +167,30 @@ def checked_request(model: Path, abbr: str, benchmarks: list, settings: dict) ->
     return settings, specs
 
 
-def run_opencompass(argv: list[str], work_dir: Path, env: dict, log_path: Path) -> tuple[int, Path | None]:
+RUN_FOLDER = re.compile(r"\d{8}_\d{6}")
+EVAL_STAMP = "lance_eval.fingerprint"
+
+
+def reusable_run(work_dir: Path, config_text: str, model: str) -> Path | None:
+    """The run folder an evaluation goes on in: the newest one when the work folder belongs to
+    the same model (its files' names, sizes, times) and the same config; otherwise None, and the
+    run folders of another model or config are removed so none is ever reused."""
+    fingerprint = hashlib.sha256(f"{model_fingerprint(model)}\n{config_text}".encode()).hexdigest()
+    stamp = work_dir / EVAL_STAMP
+    runs = sorted(d for d in work_dir.iterdir() if d.is_dir() and RUN_FOLDER.fullmatch(d.name))
+    if runs and stamp.is_file() and stamp.read_text().strip() == fingerprint:
+        return runs[-1]
+    for d in runs:
+        shutil.rmtree(d)
+    write_text_atomic(stamp, fingerprint + "\n")
+    return None
+
+
+def run_opencompass(argv: list[str], work_dir: Path, env: dict, log_path: Path,
+                    reuse: Path | None = None) -> tuple[int, Path | None]:
     """Run OpenCompass, echo its output and its task logs to stdout and `log_path`; returns its
-    exit status and the timestamped run folder it made."""
-    before = {d.name for d in work_dir.iterdir()}
+    exit status and the timestamped run folder it made (or went on in: `reuse`)."""
+    before = {d.name for d in work_dir.iterdir()} - ({reuse.name} if reuse else set())
     run_dir = None
     with open(log_path, "a", encoding="utf-8") as logf:
         lock = threading.Lock()
@@ -222,13 +247,18 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
     work_dir.mkdir(parents=True, exist_ok=True)
     settings, specs = checked_request(model, abbr, benchmarks, settings)
     config_path = work_dir / f"eval_{abbr}.py"
-    write_text_atomic(config_path, render_eval_config(str(model), abbr, specs, settings, trust_remote_code))
+    config_text = render_eval_config(str(model), abbr, specs, settings, trust_remote_code)
+    reuse = reusable_run(work_dir, config_text, str(model))
+    write_text_atomic(config_path, config_text)
     argv = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
             "--max-num-workers", str(int(settings["max_num_workers"]))]
+    if reuse is not None:  # a killed evaluation of the same model and config: its finished parts stay
+        argv += ["--reuse", reuse.name]
+        log(f"reusing the finished predictions and results of {reuse}")
     log(f"config {config_path}")
     log("running: " + " ".join(argv))
     log_path = work_dir / f"opencompass_{abbr}.log"
-    rc, run_dir = run_opencompass(argv, work_dir, child_env(work_dir, settings), log_path)
+    rc, run_dir = run_opencompass(argv, work_dir, child_env(work_dir, settings), log_path, reuse)
     scores, csv_path = read_scores(run_dir, rc, abbr, [s["name"] for s in specs], work_dir, log_path)
     summary = {"model": str(model), "abbr": abbr, "scores": scores,
                "mean": round(sum(scores.values()) / len(scores), 4),

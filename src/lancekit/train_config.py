@@ -54,8 +54,12 @@ SETTING_KEYS = (
     "pref_beta",
     "pref_loss",
     "trust_remote_code",
+    "save_steps",
 )
 LORA_KEYS = ("lora_rank", "lora_alpha", "lora_target")
+# Checkpoints kept on disk while a run goes on (the last one is what a rerun resumes from; one
+# more in case the kill hit the writing of the last).
+CHECKPOINTS_KEPT = 2
 # Keys that are simply left out of the config when their value is null (LLaMA-Factory default).
 DROP_IF_NONE = ("deepspeed", "max_samples", "default_system", "lora_alpha")
 # Keys train.py fills in; they must not come from the settings.
@@ -164,6 +168,10 @@ def build_train_config(
         cfg["bf16"] = False
     if cfg.get("save_strategy") is False:  # a bare `no` in YAML
         cfg["save_strategy"] = "no"
+    save_steps = cfg.pop("save_steps", None)
+    if save_steps:  # checkpoints a killed run resumes from: with the optimizer state
+        cfg.update(save_strategy="steps", save_steps=int(save_steps), save_only_model=False,
+                   save_total_limit=CHECKPOINTS_KEPT)
     if stage == "sft":
         for key in ("pref_beta", "pref_loss", "pref_ftx"):
             cfg.pop(key, None)

@@ -33,12 +33,12 @@ def test_snakemake_lint():
     assert out.returncode == 0 and "Congratulations" in out.stdout, out.stdout[-4000:]
 
 
-def dry_run(tmp_path, *configs, config=None):
+def dry_run(tmp_path, *configs, config=None, options=("--cores", "1")):
     files = [str(ROOT / c) for c in configs]
     if config:
         (tmp_path / "extra.yaml").write_text(yaml.safe_dump(config))
         files.append(str(tmp_path / "extra.yaml"))
-    return run([*SNAKEMAKE, "--directory", str(tmp_path), "-n", "--cores", "1",
+    return run([*SNAKEMAKE, "--directory", str(tmp_path), "-n", *options,
                 *(["--configfile", *files] if files else [])], cwd=tmp_path)
 
 
@@ -47,7 +47,10 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
 
 @pytest.mark.parametrize("configs,config,jobs", [
     ((), None, {"train_sft": 4, "train_dpo": 3, "evaluate": 5, "review_seed": 3}),
-    (("config/paper.yaml",), {"seed": {"path": SHIPPED_SEED}}, {"train_sft": 5, "train_dpo": 4, "evaluate": 6}),
+    (("config/paper.yaml",), {"seed": {"path": SHIPPED_SEED}},
+     {"train_sft": 5, "train_dpo": 4, "evaluate": 6, "review_seed": 32, "generate": 32, "review_new": 32,
+      "review_seed_gather": 4, "generate_gather": 4, "review_new_gather": 4}),  # shards: 8 (a GPU each)
+    ((), {"shards": 3, "iters": 1}, {"review_seed": 3, "generate": 3, "review_new": 3, "generate_gather": 1}),
     (("tests/integration/e2e.yaml",), None, {"train_sft": 2, "train_dpo": 1, "evaluate": 3}),
     # M_0 is a hub model itself: nothing trains it, nothing downloads it
     ((), {"model": {"base": "Qwen/Qwen2-0.5B"}, "train": {"m0": False}, "iters": 1},
@@ -62,6 +65,32 @@ def test_shipped_configs_dry_run(tmp_path, configs, config, jobs):
     for rule, n in jobs.items():
         found = [line.split() for line in stats.splitlines() if line.split()[:1] == [rule]]
         assert (int(found[0][1]) if found else 0) == n, (rule, stats[:1500])
+
+
+def test_the_slurm_profile_plans_the_paper_config(tmp_path):
+    """The SLURM profile with the paper config: every shard a job of its own, GPUs asked as the
+    config says (threads reach SLURM as --cpus-per-task: tests/integration/test_slurm.py)."""
+    profile = ["--workflow-profile", str(ROOT / "workflow/profiles/slurm"), "--printshellcmds"]
+    out = dry_run(tmp_path, "config/paper.yaml", config={"seed": {"path": SHIPPED_SEED}}, options=profile)
+    assert out.returncode == 0, out.stdout[-4000:]
+    assert "workflow/profiles/slurm" in out.stdout
+    jobs = out.stdout.split("\nrule ")
+    shard = next(j for j in jobs if j.startswith("review_seed:") and "shards/review_seed/7-of-8.json" in j)
+    assert "gpu=1" in shard and "mem_mb=128000" in shard and "runtime=720" in shard, shard
+    assert "vllm-cuda" in shard  # GPU jobs get the CUDA engine, though this machine has no GPU
+    gres = dry_run(tmp_path, "config/paper.yaml", options=profile,
+                   config={"seed": {"path": SHIPPED_SEED}, "resources": {"gpu_request": "gres"}})
+    assert "gres=gpu:8" in gres.stdout and "gres=gpu:1" in gres.stdout, gres.stdout[-3000:]
+
+
+def test_targets_after_a_config_file_stay_targets(tmp_path):
+    """`./lance --configfile x.yaml <target>`: Snakemake alone would read the target as a config file."""
+    out = subprocess.run([str(ROOT / "lance"), "--directory", str(tmp_path), "-n", "--configfile",
+                          str(ROOT / "tests/integration/e2e.yaml"), "results/iter0/seed.json", "--config", "iters=1"],
+                         text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+    assert out.returncode == 0, out.stdout[-3000:]
+    stats = out.stdout[out.stdout.index("Job stats:"):]
+    assert "prepare_seed" in stats and "train_sft" not in stats, stats
 
 
 @pytest.mark.parametrize("config,message", [

@@ -1,25 +1,66 @@
-"""Running the real workflow from tests: Snakemake in a scratch working directory."""
+"""Running the real workflow from tests: the README's ./lance in a scratch working directory,
+straight through or killed with kill -9 at chosen moments and run again."""
 
 import json
 import os
+import signal
 import subprocess
-import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "tests/integration/e2e.yaml"
 
 
-def run_snakemake(workdir: Path, configfile: str, *targets: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow/Snakefile"),
-            "--directory", str(workdir), "--configfile", str(ROOT / "config/config.yaml"), str(ROOT / configfile),
-            "--cores", "all", "--printshellcmds", *extra, *targets]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT / "src"))
-    proc = subprocess.run(argv, cwd=workdir, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    # keep the whole output for a failed run: pytest shows it
-    (workdir / "snakemake.out").write_text(proc.stdout)
+def lance_argv(workdir: Path, *args: str, configfile: Path = CONFIG) -> list[str]:
+    return [str(ROOT / "lance"), "--directory", str(workdir), "--configfile", str(configfile),
+            "--printshellcmds", *args]
+
+
+def _env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("LANCE_PY_")} | {"PYTHONUNBUFFERED": "1"}
+
+
+def run_lance(workdir: Path, *args: str, configfile: Path = CONFIG, log: str = "snakemake.out"):
+    """./lance to the end; the whole output is kept in the working directory (pytest shows the
+    tail of a failed run)."""
+    with open(workdir / log, "w") as out:
+        proc = subprocess.run(lance_argv(workdir, *args, configfile=configfile), cwd=ROOT, env=_env(),
+                              text=True, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-15000:]}")
+        raise AssertionError(f"./lance failed ({proc.returncode}):\n{(workdir / log).read_text()[-15000:]}")
     return proc
+
+
+def run_until(workdir: Path, moment: Callable[[], bool], log: str, whole_group: bool = True,
+              timeout: float = 1800) -> None:
+    """./lance until `moment()` is true, then kill -9: the whole process group (Snakemake and
+    the job it runs: a lost node), or Snakemake alone (its job runs on, orphaned, to its end)."""
+    with open(workdir / log, "w") as out:
+        proc = subprocess.Popen(lance_argv(workdir), cwd=ROOT, env=_env(), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        while not moment():
+            if proc.poll() is not None:
+                raise AssertionError(f"the run ended before the kill:\n{(workdir / log).read_text()[-8000:]}")
+            if time.time() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise AssertionError(f"the moment to kill never came:\n{(workdir / log).read_text()[-8000:]}")
+            time.sleep(0.1)
+        if whole_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        while True:  # what is left of the group (an orphaned job) ends on its own
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            if time.time() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+            time.sleep(0.5)
 
 
 def load(p: Path):

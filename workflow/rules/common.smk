@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,14 +54,38 @@ USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_me
 # Interpreters and entry points reach the shell as environment variables, not as params: where
 # the checkout or a venv lives must not decide a rerun (params do), only what the code says
 # (the `code` param, lancekit.provenance) and the settings.
-# LANCE_PY_<ENGINE> set outside wins (e.g. an engine environment of your own).
+# LANCE_PY_<ENGINE> set outside wins (e.g. an engine environment of your own). Otherwise an
+# engine's interpreter is found where the job runs (stage_cmd): a CPU login node that submits
+# to GPU nodes must not decide the vLLM flavour of the nodes.
 os.environ.update(LANCE_SCRIPTS=str(REPO / "scripts"))
 os.environ.setdefault("LANCE_PY_MAIN", "python" if USE_CONDA else sys.executable)
-for _engine in ("vllm", "llamafactory", "opencompass"):
-    os.environ.setdefault(
-        f"LANCE_PY_{_engine.upper()}",
-        "python" if USE_CONDA else str(envs.python_of(_engine)),
-    )
+if USE_CONDA:
+    for _engine in ("vllm", "llamafactory", "opencompass"):
+        os.environ.setdefault(f"LANCE_PY_{_engine.upper()}", "python")
+# vLLM jobs that ask for GPUs need the CUDA flavour, wherever the workflow is planned (the
+# setup_env job builds it on the submit host, which can reach PyPI; the jobs inherit this).
+if config["resources"].get("vllm", {}).get("gpu", 0) > 0:
+    os.environ.setdefault("LANCE_VLLM_FLAVOUR", "cuda")
+
+
+def check_cluster_fits():
+    """On SLURM, an engine that asks more threads than any node has would wait in the queue for
+    ever (PENDING, no error, unless slurm.conf has EnforcePartLimits): stop before any job
+    (called on start: the executor is known only then)."""
+    plugin = workflow.executor_plugin
+    if plugin is None or plugin.name != "slurm" or not shutil.which("sinfo"):
+        return
+    out = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True)
+    sizes = [int(c.rstrip("+")) for c in out.stdout.split() if c.rstrip("+").isdigit()]
+    if out.returncode != 0 or not sizes:
+        return
+    for engine in ("vllm", "llamafactory", "opencompass"):
+        threads = res(engine, "threads", 8)
+        if threads > max(sizes):
+            raise ValueError(
+                f"config resources.{engine}.threads = {threads}, but the largest node of this SLURM "
+                f"cluster has {max(sizes)} CPUs (sinfo): its jobs would wait in the queue for ever"
+            )
 
 
 def remove_leftovers():
@@ -97,9 +122,11 @@ def job_spec(**derived):
 
     def spec(wildcards, input, output):
         params = {k: (v(wildcards) if callable(v) else v) for k, v in derived.items()}
+        # a gather's shard files are found by name (gather_job), not listed: no long commands
+        named_inputs = {k: v for k, v in input.items() if k != "shards"}
         return as_json(
             {
-                "input": _named(input),
+                "input": _named(named_inputs),
                 "output": _named(output),
                 "wildcards": dict(wildcards.items()),
                 "params": params,
@@ -111,11 +138,17 @@ def job_spec(**derived):
 
 def stage_cmd(engine, script):
     """The shell line of every stage: the engine's interpreter runs scripts/<script>.py on the
-    job (params.job) and the stage's settings (params.settings), teeing its output to the log."""
-    return (
-        f'"$LANCE_PY_{engine.upper()}" "$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}}'
-        " 2>&1 | tee {log:q}"
+    job (params.job) and the stage's settings (params.settings), teeing its output to the log.
+    The interpreter is $LANCE_PY_<ENGINE> when set, else found on the machine that runs the job
+    (scripts/setup_env.py: the vLLM flavour there, the environment built if missing)."""
+    run = (
+        f'"$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}} 2>&1 | tee {{log:q}}'
     )
+    if engine == "main":
+        return f'"$LANCE_PY_MAIN" {run}'
+    var = f"LANCE_PY_{engine.upper()}"
+    find = f'py="${{{{{var}:-}}}}"; [ -n "$py" ] || py=$("$LANCE_PY_MAIN" "$LANCE_SCRIPTS/setup_env.py" {engine}); '
+    return f'{find}"$py" {run}'
 
 
 def code(script):
@@ -145,16 +178,23 @@ def engine_conda(engine):
 
 
 def res(engine, key, default):
-    return config["resources"].get(engine, {}).get(key, default)
+    return (config["resources"].get(engine) or {}).get(key, default)
 
 
 def engine_resources(engine, runtime):
-    """What a cluster scheduler needs of an engine's job (config `resources`, per engine)."""
-    return {
-        "mem_mb": res(engine, "mem_mb", 16000),
-        "runtime": res(engine, "runtime", runtime),
-        "gpu": res(engine, "gpu", 0),
-    }
+    """What a cluster scheduler needs of an engine's job (config `resources`, per engine): memory,
+    minutes, GPUs as `gpu` (--gpus) or `gres` (--gres=gpu:N) as resources.gpu_request says, and
+    the engine's own partition if it has one."""
+    out = {"mem_mb": res(engine, "mem_mb", 16000), "runtime": res(engine, "runtime", runtime)}
+    gpus = res(engine, "gpu", 0)
+    if config["resources"].get("gpu_request", "gpu") == "gres":
+        if gpus:
+            out["gres"] = f"gpu:{gpus}"
+    else:
+        out["gpu"] = gpus
+    if res(engine, "partition", None):
+        out["slurm_partition"] = res(engine, "partition", None)
+    return out
 
 
 # --- models and iterations -----------------------------------------------------------------
@@ -239,7 +279,7 @@ def model_settings():
 
 def engine_settings():
     """What every vLLM stage reads of the config (not the resources: they do not change outputs)."""
-    v = {k: config["vllm"][k] for k in config["vllm"] if k != "kvcache_gib"}
+    v = {k: config["vllm"][k] for k in config["vllm"] if k not in ("kvcache_gib", "chunk_size")}
     return {
         "vllm": v,
         # not sampling.max_tokens: that is generate's (the judge has review.max_tokens)
@@ -250,7 +290,8 @@ def engine_settings():
 
 
 def train_settings():
-    s = {k: v for k, v in config["train"].items() if k != "m0"}
+    """What a training stage reads of `train` (not save_steps: checkpoints change no output)."""
+    s = {k: v for k, v in config["train"].items() if k not in ("m0", "save_steps")}
     s.setdefault("template", config["model"]["template"])
     if config["model"]["default_system"]:
         s.setdefault("default_system", config["model"]["default_system"])
@@ -291,6 +332,31 @@ def embedded_benchmarks():
     return {b: files[b] for b in config["eval"]["benchmarks"] if b in files}
 
 
+# --- shards: data parallelism of the engine stages (lancekit.shards) -------------------------
+
+
+def shard_dir(stage):
+    return lambda wc: f"results/iter{wc.t}/shards/{stage}"
+
+
+def shard_files(stage):
+    """The shard files a gather merges: <i>-of-<n>.json for i < config `shards`."""
+    n = config["shards"]
+    return lambda wc: [f"results/iter{wc.t}/shards/{stage}/{i}-of-{n}.json" for i in range(n)]
+
+
+def gather_job(stage):
+    """What a gather reads besides its named inputs: where the shards are and how many
+    (the files are found by name, so a thousand shards make no long command line)."""
+    return job_spec(shards=config["shards"], shard_dir=shard_dir(stage))
+
+
+def engine_job(model_of):
+    """The job of a vLLM stage: its model and its chunk size (requests per saved chunk of
+    progress; not a setting: it changes no output, so it reruns nothing)."""
+    return job_spec(model=model_of, chunk=config["vllm"]["chunk_size"])
+
+
 REVIEW_STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
 
 
@@ -310,6 +376,7 @@ def report_layout():
         },
         "train": train,
         "benchmarks": "results/benchmarks",
+        "shards": config["shards"],
     }
 
 

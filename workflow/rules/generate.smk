@@ -1,6 +1,10 @@
 # Algorithm step 3: new instructions (+ responses) for low-score seeds, negatives for high-score ones.
 
 
+localrules:
+    generate_gather,
+
+
 rule generate:
     input:
         engine_ready("vllm"),
@@ -10,12 +14,11 @@ rule generate:
         new_instruction=prompt_file("new_instruction"),
         negative=prompt_file("negative"),
     output:
-        raw="results/iter{t}/raw.json",
-        stats="results/iter{t}/stats/generate.json",
+        shard="results/iter{t}/shards/generate/{shard}-of-{n}.json",
     log:
-        "logs/iter{t}/generate.log",
+        "logs/iter{t}/generate/{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/iter{t}/generate.tsv"
+        "results/benchmarks/iter{t}/generate.{shard}-of-{n}.tsv"
     conda:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
@@ -31,6 +34,25 @@ rule generate:
                 **engine_settings(),
             }
         ),
-        job=job_spec(model=get_generator),
+        job=engine_job(get_generator),
     shell:
         stage_cmd("vllm", "generate")
+
+
+rule generate_gather:
+    input:
+        records="results/iter{t}/reviewed_seed.json",
+        shards=shard_files("generate"),
+    output:
+        merged="results/iter{t}/raw.json",
+        stats="results/iter{t}/stats/generate.json",
+    log:
+        "logs/iter{t}/generate_gather.log",
+    conda:
+        engine_conda("main")
+    params:
+        code=code("gather"),
+        settings=as_json({"stage": "generate", "split_threshold": config["split_threshold"]}),
+        job=gather_job("generate"),
+    shell:
+        stage_cmd("main", "gather")

@@ -1,6 +1,10 @@
 # Algorithm step 5: M_{t-1} re-reviews every kept new pair with the same rubric.
 
 
+localrules:
+    review_new_gather,
+
+
 rule review_new:
     input:
         engine_ready("vllm"),
@@ -9,12 +13,11 @@ rule review_new:
         system=prompt_file("system"),
         review=prompt_file("review"),
     output:
-        reviewed="results/iter{t}/reviewed_new.json",
-        stats="results/iter{t}/stats/review_new.json",
+        shard="results/iter{t}/shards/review_new/{shard}-of-{n}.json",
     log:
-        "logs/iter{t}/review_new.log",
+        "logs/iter{t}/review_new/{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/iter{t}/review_new.tsv"
+        "results/benchmarks/iter{t}/review_new.{shard}-of-{n}.tsv"
     conda:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
@@ -25,6 +28,25 @@ rule review_new:
         settings=as_json(
             {"stage": "review_new", "review": review_settings("review_new"), **engine_settings()}
         ),
-        job=job_spec(model=get_generator),
+        job=engine_job(get_generator),
     shell:
         stage_cmd("vllm", "review")
+
+
+rule review_new_gather:
+    input:
+        records="results/iter{t}/cleaned.json",
+        shards=shard_files("review_new"),
+    output:
+        merged="results/iter{t}/reviewed_new.json",
+        stats="results/iter{t}/stats/review_new.json",
+    log:
+        "logs/iter{t}/review_new_gather.log",
+    conda:
+        engine_conda("main")
+    params:
+        code=code("gather"),
+        settings=as_json({"stage": "review_new"}),
+        job=gather_job("review_new"),
+    shell:
+        stage_cmd("main", "gather")

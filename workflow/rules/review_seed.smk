@@ -2,6 +2,10 @@
 # Iterations after the first reuse the stored scores unless review.rereview_seed is set.
 
 
+localrules:
+    review_seed_gather,
+
+
 rule review_seed:
     input:
         engine_ready("vllm"),
@@ -10,12 +14,11 @@ rule review_seed:
         system=prompt_file("system"),
         review=prompt_file("review"),
     output:
-        reviewed="results/iter{t}/reviewed_seed.json",
-        stats="results/iter{t}/stats/review_seed.json",
+        shard="results/iter{t}/shards/review_seed/{shard}-of-{n}.json",
     log:
-        "logs/iter{t}/review_seed.log",
+        "logs/iter{t}/review_seed/{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/iter{t}/review_seed.tsv"
+        "results/benchmarks/iter{t}/review_seed.{shard}-of-{n}.tsv"
     conda:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
@@ -26,6 +29,25 @@ rule review_seed:
         settings=as_json(
             {"stage": "review_seed", "review": review_settings("review_seed"), **engine_settings()}
         ),
-        job=job_spec(model=get_generator),
+        job=engine_job(get_generator),
     shell:
         stage_cmd("vllm", "review")
+
+
+rule review_seed_gather:
+    input:
+        records=get_seed,
+        shards=shard_files("review_seed"),
+    output:
+        merged="results/iter{t}/reviewed_seed.json",
+        stats="results/iter{t}/stats/review_seed.json",
+    log:
+        "logs/iter{t}/review_seed_gather.log",
+    conda:
+        engine_conda("main")
+    params:
+        code=code("gather"),
+        settings=as_json({"stage": "review_seed"}),
+        job=gather_job("review_seed"),
+    shell:
+        stage_cmd("main", "gather")

@@ -23,7 +23,7 @@ rule train_sft:
     params:
         code=code("train"),
         settings=train_job_settings("sft"),
-        job=job_spec(start=get_sft_start),
+        job=job_spec(start=get_sft_start, save_steps=config["train"]["save_steps"]),
     shell:
         stage_cmd("llamafactory", "train")
 
@@ -50,6 +50,9 @@ rule train_dpo:
     params:
         code=code("train"),
         settings=train_job_settings("dpo"),
-        job=job_spec(start=lambda wc: f"results/iter{wc.t}/sft_model"),
+        job=job_spec(
+            start=lambda wc: f"results/iter{wc.t}/sft_model",
+            save_steps=config["train"]["save_steps"],
+        ),
     shell:
         stage_cmd("llamafactory", "train")
