@@ -5,14 +5,16 @@
 
 1. Chunked progress vs the unchunked call: ONE engine runs generate's requests (new
    instructions and negatives, then the responses) for the first K reviewed seeds, in alternating
-   rounds: unchunked with no progress file, then in chunks of --chunk requests with every chunk
-   appended to a progress file and fsynced (a fresh file each round, so nothing is resumed).
+   rounds: the plain batched call (results at the end, nothing saved), then the pipeline's way,
+   every --chunk finished requests appended to a progress file and fsynced as they finish (a
+   fresh file each round, so nothing is resumed).
    Prints the mean seconds of each and the overhead in percent of stage time.
 2. Stage time with 1 shard vs 2: scripts/generate.py as the workflow runs it, on the same K seeds,
    as one job on every core, then as two shard jobs side by side with one core each (on a
    cluster each shard has a GPU of its own), plus the gather (scripts/gather.py). Engine loads
    are included: they are part of what a shard costs.
-Run it alone: two cores are easily saturated, and a second process skews both numbers.
+Part 1 runs in a process of its own, so that its engine is gone before part 2 starts. Run it
+alone: two cores are easily saturated, and a second process skews both numbers.
 """
 
 import argparse
@@ -22,10 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from lancekit import judge, shards, stages
-from lancekit.engine_run import open_engine, run_requests
+from lancekit.engine_run import batches, open_engine, run_requests
 from lancekit.io import read_json, write_json
 from lancekit.progress import Progress
 from lancekit.prompts import Prompts
@@ -37,14 +40,30 @@ GEN = {"instructions_per_seed": 4, "responses_per_instruction": 2, "negatives_pe
 PROMPTS = {k: ROOT / "config/prompts" / f"{k}.txt" for k in ("system", "new_instruction", "negative")}
 
 
+def plain_requests(engine, requests, sampling, max_tokens, desc, *_):
+    """The unchunked call: one engine.chat per batch group, results at the end, nothing saved."""
+    out = [None] * len(requests)
+    for (n, stop, choice, own_max), idx in batches(requests).items():
+        res = engine.chat([requests[i]["messages"] for i in idx], n=n, temperature=sampling["temperature"],
+                          top_p=sampling["top_p"], max_tokens=own_max or max_tokens,
+                          seeds=[requests[i]["seed"] for i in idx], desc=desc, stop=list(stop) or None,
+                          choice=list(choice) or None)
+        for i, comps in zip(idx, res, strict=True):
+            out[i] = [asdict(c) for c in comps]
+    return out
+
+
 def generate_once(engine, seeds, prompts, max_tokens, progress, chunk):
+    """generate's two passes; with a progress file through run_requests (chunks saved as they
+    finish), without one through the plain call."""
+    send = run_requests if progress is not None else plain_requests
     low, high = judge.split(seeds, 7.0)
     first = stages.first_requests(low, high, prompts, GEN, 1234)
     t0 = time.time()
-    comps = run_requests(engine, first, SAMPLING, max_tokens, "first", progress, chunk)
+    comps = send(engine, first, SAMPLING, max_tokens, "first", progress, chunk)
     groups = stages.build_groups(low, high, comps, 1, "bench", GEN["response_prefix"])
     second = stages.response_requests(groups, prompts, GEN, 1234)
-    run_requests(engine, second, SAMPLING, max_tokens, "responses", progress, chunk)
+    send(engine, second, SAMPLING, max_tokens, "responses", progress, chunk)
     return time.time() - t0, len(first) + len(second)
 
 
@@ -61,6 +80,7 @@ def chunk_overhead(args, seeds):
                 dt, n = generate_once(engine, seeds, prompts, args.max_tokens, progress,
                                       args.chunk if way == "chunked" else 0)
             times[way].append(dt)
+    engine.close()
     return {w: sum(v) / len(v) for w, v in times.items()}, n, times
 
 
@@ -111,12 +131,23 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=192)
+    ap.add_argument("--only-chunks", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     seeds = read_json(args.reviewed_seed)[:args.k]
+    if args.only_chunks:  # part 1 in a process of its own: its engine is gone before part 2
+        means, n_req, times = chunk_overhead(args, seeds)
+        print("RESULT " + json.dumps({"means": means, "n_req": n_req, "times": times}), flush=True)
+        os._exit(0)
+    part1 = subprocess.run([sys.executable, *sys.argv, "--only-chunks"], stdout=subprocess.PIPE, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), timeout=3600)
+    found = [line for line in part1.stdout.splitlines() if line.startswith("RESULT ")]
+    if not found:
+        raise SystemExit(f"part 1 failed:\n{part1.stdout[-3000:]}")
+    res = json.loads(found[-1][7:])
+    means, n_req, times = res["means"], res["n_req"], res["times"]
     with tempfile.TemporaryDirectory() as tmp:
         seed_file = Path(tmp) / "reviewed_seed.json"
         write_json(seed_file, seeds)
-        means, n_req, times = chunk_overhead(args, seeds)
         one, ids1 = stage_time(args, seed_file, 1)
         two, ids2 = stage_time(args, seed_file, 2)
     over = 100 * (means["chunked"] - means["unchunked"]) / means["unchunked"]

@@ -18,17 +18,22 @@ def Comp(text):
 
 
 class CannedEngine:
-    """Answers each conversation with its own text; can fail after `fail_after` calls."""
+    """Answers each conversation with its own text, finishing them in reverse order (as a batched
+    engine may); killed (KeyboardInterrupt) after `fail_after` finished conversations."""
 
     def __init__(self, fail_after=None):
         self.calls, self.sent, self.fail_after = 0, 0, fail_after
 
-    def chat(self, convs, *, n, seeds, **kw):
-        if self.fail_after is not None and self.calls >= self.fail_after:
-            raise KeyboardInterrupt("killed")
+    def chat(self, convs, *, n, seeds, on_done=None, **kw):
         self.calls += 1
-        self.sent += len(convs)
-        return [[Comp(c[-1]["content"] + f"#{k}") for k in range(n)] for c in convs]
+        out = [[Comp(c[-1]["content"] + f"#{k}") for k in range(n)] for c in convs]
+        for i in reversed(range(len(convs))):
+            if self.fail_after is not None and self.sent >= self.fail_after:
+                raise KeyboardInterrupt("killed")
+            self.sent += 1
+            if on_done:
+                on_done(i, out[i])
+        return out
 
 
 def reqs(k, n=2):
@@ -38,9 +43,9 @@ def reqs(k, n=2):
 def test_a_killed_stage_resumes_without_resending_finished_chunks(tmp_path):
     path = tmp_path / "shard.json.progress.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        run_requests(CannedEngine(fail_after=2), reqs(10), SAMPLING, 8, "t", Progress(path, "m"), chunk=3)
+        run_requests(CannedEngine(fail_after=7), reqs(10), SAMPLING, 8, "t", Progress(path, "m"), chunk=3)
     before = path.read_bytes()
-    assert len(before.splitlines()) == 6  # two chunks of three
+    assert len(before.splitlines()) == 6  # two whole chunks of three; the seventh was in flight
     engine, progress = CannedEngine(), Progress(path, "m")
     out = run_requests(engine, reqs(10), SAMPLING, 8, "t", progress, chunk=3)
     assert engine.sent == 4 and progress.resumed == 6 and progress.sent == 4
@@ -51,6 +56,13 @@ def test_a_killed_stage_resumes_without_resending_finished_chunks(tmp_path):
     again = CannedEngine()
     assert run_requests(again, reqs(10), SAMPLING, 8, "t", Progress(path, "m"), chunk=3) == out
     assert again.calls == 0  # nothing left to send: the engine is never asked
+
+
+def test_chunks_are_saved_as_requests_finish_without_splitting_the_batch(tmp_path):
+    engine, progress = CannedEngine(), Progress(tmp_path / "p.jsonl", "m")
+    run_requests(engine, reqs(10), SAMPLING, 8, "t", progress, chunk=4)
+    assert engine.calls == 1  # one batched run for all ten
+    assert progress.chunks == 3 and len((tmp_path / "p.jsonl").read_text().splitlines()) == 10
 
 
 def test_a_torn_last_line_is_dropped_and_the_rest_kept(tmp_path):

@@ -150,7 +150,8 @@ def test_prompt_and_template_edits_rerun_the_stages_that_read_them(checkout, pat
     ("src/lancekit/rouge.py", {"clean"}),
     ("src/lancekit/judge.py", {"review_seed", "review_new", "generate", "annotate", "review_seed_gather",
                                "generate_gather", "review_new_gather"}),
-    ("src/lancekit/progress.py", {"review_seed", "review_new", "generate"}),
+    # the engine stages' progress keys; training and evaluation fingerprint their models with it
+    ("src/lancekit/progress.py", {"review_seed", "review_new", "generate", "train_sft", "train_dpo", "evaluate"}),
     ("scripts/train.py", {"train_sft", "train_dpo"}),
 ])
 def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module, rules):
@@ -168,7 +169,6 @@ def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module,
     ({"review": {"samples": 2}}, {"review_seed", "review_new"}),
     ({"vllm": {"kvcache_gib": 3}}, set()),
     ({"vllm": {"chunk_size": 7}}, set()),
-    ({"shards": 2}, {"review_seed_gather", "generate_gather", "review_new_gather"}),
     ({"resources": {"vllm": {"threads": 1}}}, set()),
 ])
 def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, rules):
@@ -176,6 +176,15 @@ def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, r
         assert checkout.rerun_alone(change) == rules
     else:
         assert checkout.plan(change) == {}
+
+
+def test_more_shards_are_more_engine_jobs_and_rerun_nothing_else_directly(checkout):
+    plan = checkout.plan({"shards": 2})
+    for rule in ("review_seed", "generate", "review_new"):  # 2 iterations x 2 shards, new files
+        assert len(plan[rule]) == 4 and all(r.startswith("Missing output files") for r in plan[rule]), plan[rule]
+    assert directly(plan) <= {"review_seed", "generate", "review_new", "review_seed_gather", "generate_gather",
+                              "review_new_gather"}, plan
+    assert checkout.plan() == {}
 
 
 def test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing(own_checkout, tmp_path):

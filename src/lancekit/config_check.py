@@ -48,5 +48,9 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         problems.append(f"review.response_prefix: {review['response_prefix']!r} with review.mode constrained and "
                         "order score_first: the score is decoded right after the prefix, so it must be 'score:' "
                         "(or null)")
+    tp, gpus = config["vllm"]["tensor_parallel_size"], (config["resources"].get("vllm") or {}).get("gpu", 0)
+    if gpus and tp > gpus:
+        problems.append(f"vllm.tensor_parallel_size: {tp} GPUs per engine, but resources.vllm.gpu asks the "
+                        f"scheduler for {gpus}")
     if problems:
         raise ConfigError("bad config:\n  " + "\n  ".join(problems))

@@ -1,6 +1,6 @@
 """Glue between the pure stages and the vLLM adapter: one engine per process (loaded only when a
-request must actually be sent), requests batched by what one vLLM call shares, sent in chunks
-whose completions are saved as each chunk finishes (lancekit.progress)."""
+request must actually be sent), requests batched by what one vLLM call shares, and completions
+saved in chunks as they finish (lancekit.progress)."""
 
 from __future__ import annotations
 
@@ -46,19 +46,13 @@ def batches(requests: list[dict]) -> dict[tuple, list[int]]:
     return out
 
 
-def chunked(idx: list[int], size: int) -> list[list[int]]:
-    """`idx` in runs of at most `size` (0: one run)."""
-    if size <= 0 or size >= len(idx):
-        return [idx] if idx else []
-    return [idx[i:i + size] for i in range(0, len(idx), size)]
-
-
 def run_requests(engine, requests: list[dict], sampling: dict, max_tokens: int, desc: str,
                  progress: Progress | None = None, chunk: int = 0) -> list[list[dict]]:
     """Completions (as dicts) for every request, in request order. A request's own
     ``max_tokens`` wins over the stage's. Requests whose completions are in `progress` are not
-    sent; the others go in chunks of `chunk` requests (0: all of a batch at once), each saved
-    to `progress` as soon as it is done."""
+    sent. The others go to the engine in one batched run per batch group, and as they finish,
+    every `chunk` of them (0: all of the group) is saved to `progress` at once: saving never
+    splits the engine's batch, so it costs no throughput."""
     progress = progress or Progress(None)
     out: list[list[dict] | None] = [None] * len(requests)
     keys = [progress.key(r, sampling, max_tokens) for r in requests]
@@ -75,21 +69,28 @@ def run_requests(engine, requests: list[dict], sampling: dict, max_tokens: int, 
         print(f"{desc}: {resumed} of {len(requests)} requests resumed from {progress.path}; "
               f"sending {len(pending)}", flush=True)
     for (n, stop, choice, own_max), idx in batches([requests[i] for i in pending]).items():
-        for part in chunked([pending[j] for j in idx], chunk):
-            t0 = time.time()
-            results = engine.chat([requests[i]["messages"] for i in part], n=n,
-                                  temperature=sampling["temperature"], top_p=sampling["top_p"],
-                                  max_tokens=own_max or max_tokens, seeds=[requests[i]["seed"] for i in part],
-                                  desc=desc, stop=list(stop) or None, choice=list(choice) or None)
-            rows, toks = [], 0
-            for i, comps in zip(part, results, strict=True):
-                out[i] = [asdict(c) for c in comps]
-                rows.append((keys[i], out[i]))
-                toks += sum(c.num_tokens for c in comps)
-            progress.save(rows)
-            progress.sent += len(part)
-            dt = time.time() - t0
-            print(f"{desc}: {len(part)} prompts x {n} samples{' (constrained)' if choice else ''}, "
-                  f"{toks} tokens in {dt:.1f} s ({toks / max(dt, 1e-9):.0f} tok/s); "
-                  f"{sum(o is not None for o in out)}/{len(requests)} done", flush=True)
+        part = [pending[j] for j in idx]
+        size = chunk if chunk > 0 else len(part)
+        done: list[tuple[str, list[dict]]] = []
+
+        def finished(j: int, comps, part=part, size=size, done=done) -> None:
+            i = part[j]
+            out[i] = [asdict(c) for c in comps]
+            done.append((keys[i], out[i]))
+            if len(done) >= size:
+                progress.save(done)
+                done.clear()
+
+        t0 = time.time()
+        engine.chat([requests[i]["messages"] for i in part], n=n, temperature=sampling["temperature"],
+                    top_p=sampling["top_p"], max_tokens=own_max or max_tokens,
+                    seeds=[requests[i]["seed"] for i in part], desc=desc, stop=list(stop) or None,
+                    choice=list(choice) or None, on_done=finished)
+        progress.save(done)
+        progress.sent += len(part)
+        toks = sum(c["num_tokens"] for i in part for c in out[i])
+        dt = time.time() - t0
+        print(f"{desc}: {len(part)} prompts x {n} samples{' (constrained)' if choice else ''}, "
+              f"{toks} tokens in {dt:.1f} s ({toks / max(dt, 1e-9):.0f} tok/s); "
+              f"{sum(o is not None for o in out)}/{len(requests)} done", flush=True)
     return out  # type: ignore[return-value]

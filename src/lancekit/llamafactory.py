@@ -61,13 +61,18 @@ def count_examples(path: Path) -> int:
     return len(data)
 
 
-def has_accelerator() -> bool:
-    """torch.cuda.is_available() of this env, asked in a child (keeps torch out of this process)."""
+def accelerator_count() -> int:
+    """torch.cuda.device_count() of this env, asked in a child (keeps torch out of this process)."""
     probe = subprocess.run(
-        [sys.executable, "-c", "import torch; print(int(torch.cuda.is_available()))"],
+        [sys.executable, "-c", "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)"],
         capture_output=True, text=True, check=False,
     )
-    return probe.returncode == 0 and probe.stdout.strip().endswith("1")
+    last = probe.stdout.strip().splitlines()[-1:] if probe.returncode == 0 else []
+    return int(last[0]) if last and last[0].isdigit() else 0
+
+
+def has_accelerator() -> bool:
+    return accelerator_count() > 0
 
 
 def cli_path() -> str:
@@ -81,21 +86,29 @@ def cli_path() -> str:
     return found
 
 
-def child_env() -> dict:
+def child_env(gpus: int | None = None) -> dict:
+    """The trainer's environment. With more than one GPU (the job's, e.g. SLURM's
+    CUDA_VISIBLE_DEVICES) LLaMA-Factory's own launcher runs torchrun, one process per GPU
+    (FORCE_TORCHRUN, NPROC_PER_NODE); a DeepSpeed config (train.deepspeed) shards the model."""
     env = {**OFFLINE_ENV, **os.environ, "PYTHONUNBUFFERED": "1"}
     # the env's bin first, so that any helper LLaMA-Factory spawns (e.g. torchrun) is the env's
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    gpus = accelerator_count() if gpus is None else gpus
+    if gpus > 1:
+        env.setdefault("FORCE_TORCHRUN", "1")
+        env.setdefault("NNODES", "1")
+        env.setdefault("NPROC_PER_NODE", str(gpus))
     return env
 
 
-def run_streamed(argv: list[str], log, cwd: Path, what: str, log_name: str) -> None:
+def run_streamed(argv: list[str], log, cwd: Path, what: str, log_name: str, env: dict | None = None) -> None:
     """Run argv (no shell), copy its stdout+stderr byte for byte to `log` (tqdm's \\r included)."""
     header = f"\n=== {what}: {' '.join(argv)}  (cwd {cwd})\n".encode()
     log.write(header)
     log.flush()
     tail: deque[bytes] = deque(maxlen=40)
     proc = subprocess.Popen(
-        argv, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv, cwd=cwd, env=env or child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
@@ -209,6 +222,8 @@ def prepare(work: Path, stage: str, in_dir: Path, data: Path, template_file: str
     template = yaml.safe_load(Path(template_file).read_text(encoding="utf-8")) or {}
     cfg = build_train_config(stage, template, settings, model_path=str(in_dir), dataset_dir=str(data_dir),
                              output_dir=str(work / "output"), use_cpu=not has_accelerator())
+    if cfg.get("deepspeed"):  # the trainer runs in the work folder: the config's absolute path
+        cfg["deepspeed"] = str(Path(cfg["deepspeed"]).resolve())
     if cfg["finetuning_type"] == "lora":
         cfg["output_dir"] = str(work / "adapter")
     dump_yaml(work / "train.yaml", cfg)
@@ -224,13 +239,17 @@ def run_trainer(work: Path, cfg: dict, log: str | None) -> dict | None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
     log_name = str(log_path) if log_path else "the output above"
     with open(log_path, "ab") if log_path else contextlib.nullcontext(sys.stdout.buffer) as sink:
-        run_streamed([cli, "train", str(work / "train.yaml")], sink, work, "llamafactory-cli train", log_name)
+        env = child_env()
+        if env.get("FORCE_TORCHRUN"):
+            print(f"training on {env['NPROC_PER_NODE']} GPUs (torchrun)", flush=True)
+        run_streamed([cli, "train", str(work / "train.yaml")], sink, work, "llamafactory-cli train", log_name, env)
         if cfg["finetuning_type"] != "lora":
             return None
         adapter = Path(cfg["output_dir"])
         export_cfg = build_export_config(cfg, adapter_dir=str(adapter), export_dir=str(work / "output"))
         dump_yaml(work / "export.yaml", export_cfg)
-        run_streamed([cli, "export", str(work / "export.yaml")], sink, work, "llamafactory-cli export", log_name)
+        run_streamed([cli, "export", str(work / "export.yaml")], sink, work, "llamafactory-cli export", log_name,
+                     env)
     for name in os.listdir(adapter):  # trainer logs, plots, results of the adapter run
         if name.startswith(RUN_FILES):
             shutil.copy2(adapter / name, work / "output" / name)

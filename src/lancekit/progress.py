@@ -91,11 +91,13 @@ class Progress:
 
     def save(self, rows: list[tuple[str, list[dict]]]) -> None:
         """Append one finished chunk, then flush and fsync it."""
+        if not rows:
+            return
         for key, comps in rows:
             self.done[key] = comps
             self.used.add(key)
         self.chunks += 1
-        if self.path is None or not rows:
+        if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = "".join(json.dumps({"k": k, "c": c}, ensure_ascii=False) + "\n" for k, c in rows)

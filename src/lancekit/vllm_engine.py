@@ -17,8 +17,11 @@ vLLM spawns worker processes: a script that builds a ``VLLMEngine`` must do so u
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 
 @dataclass
@@ -111,6 +114,13 @@ class VLLMEngine:
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         self.tokenizer = self.llm.get_tokenizer()
 
+    def close(self) -> None:
+        """Stop vLLM's engine-core and worker processes now (a process that goes on with other
+        work, e.g. a benchmark, must not leave them polling the CPU)."""
+        core = getattr(self.llm.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+
     def prompt_tokens(self, conversation: list[dict]) -> int:
         """Length of a conversation once the chat template is applied."""
         cont = conversation[-1]["role"] == "assistant"
@@ -120,7 +130,8 @@ class VLLMEngine:
 
     def chat(self, conversations: list[list[dict]], *, n: int, temperature: float, top_p: float,
              max_tokens: int, seeds: list[int], desc: str = "",
-             stop: list[str] | None = None, choice: list[str] | None = None) -> list[list[Completion]]:
+             stop: list[str] | None = None, choice: list[str] | None = None,
+             on_done: Callable[[int, list[Completion]], None] | None = None) -> list[list[Completion]]:
         """Sample `n` answers for every conversation, all in one batched vLLM call.
 
         `conversations` are lists of {"role", "content"} messages (the model's chat template is
@@ -128,7 +139,9 @@ class VLLMEngine:
         model continues. `seeds` gives one seed per conversation; `stop` strings end a sample
         (finish_reason "stop", the string itself left out). `choice` constrains every sample to
         one of the given strings (vLLM structured outputs), e.g. the judge's " 0" .. " 10".
-        Returns, in input order, one list of `n` Completions per conversation.
+        Returns, in input order, one list of `n` Completions per conversation. With `on_done`,
+        ``on_done(i, completions)`` is called as soon as conversation i is finished (all of them
+        are still in one continuously batched run): what a crash-safe stage saves as it goes.
         """
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
@@ -154,10 +167,43 @@ class VLLMEngine:
         cont = conversations[0][-1]["role"] == "assistant"
         if any((c[-1]["role"] == "assistant") != cont for c in conversations):
             raise ValueError("either every conversation of a call ends with an assistant prefix or none")
-        outputs = self.llm.chat([conversations[i] for i in idx], params, use_tqdm=True,
-                                add_generation_prompt=not cont, continue_final_message=cont) if idx else []
         results = [[Completion("", "prompt_too_long", 0, lengths[i])] * n for i in range(len(conversations))]
-        for i, out in zip(idx, outputs):
-            results[i] = [Completion(text=c.text, finish_reason=str(c.finish_reason),
-                                     num_tokens=len(c.token_ids)) for c in out.outputs]
+        if on_done is not None:
+            for i in range(len(conversations)):
+                if not fits[i]:
+                    on_done(i, results[i])
+        if not idx:
+            return results
+        convs = [conversations[i] for i in idx]
+        if on_done is None:
+            outputs = self.llm.chat(convs, params, use_tqdm=True, add_generation_prompt=not cont,
+                                    continue_final_message=cont)
+            for i, out in zip(idx, outputs):
+                results[i] = _completions(out)
+            return results
+        # the same batched run, but each conversation is handed over the moment it is finished
+        ids = self.llm.enqueue_chat(convs, params, use_tqdm=False, add_generation_prompt=not cont,
+                                    continue_final_message=cont)
+        # enqueue_chat answers the engine's internal ids ("7-1a2b3c4d"), outputs carry the
+        # request's own id ("7"): index by both
+        index = dict(zip(ids, idx, strict=True))
+        index.update({rid.rsplit("-", 1)[0]: i for rid, i in zip(ids, idx, strict=True)})
+        left = set(idx)
+        engine = self.llm.llm_engine
+        with tqdm(total=len(ids), desc="Processed prompts", dynamic_ncols=True) as bar:
+            while engine.has_unfinished_requests():
+                for out in engine.step():
+                    i = index.get(out.request_id)
+                    if out.finished and i in left:
+                        left.discard(i)
+                        results[i] = _completions(out)
+                        on_done(i, results[i])
+                        bar.update(1)
+        if left:
+            raise RuntimeError(f"vLLM finished without {len(left)} of the requests")
         return results
+
+
+def _completions(out) -> list[Completion]:
+    return [Completion(text=c.text, finish_reason=str(c.finish_reason), num_tokens=len(c.token_ids))
+            for c in out.outputs]

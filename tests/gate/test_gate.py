@@ -78,6 +78,10 @@ def test_the_slurm_profile_plans_the_paper_config(tmp_path):
     shard = next(j for j in jobs if j.startswith("review_seed:") and "shards/review_seed/7-of-8.json" in j)
     assert "gpu=1" in shard and "mem_mb=128000" in shard and "runtime=720" in shard, shard
     assert "vllm-cuda" in shard  # GPU jobs get the CUDA engine, though this machine has no GPU
+    # ... and the interpreter is found where the job runs, not here
+    assert 'setup_env.py" vllm' in shard and "/bin/python" not in shard.split("Shell command:")[-1]
+    train = next(j for j in jobs if j.startswith("train_sft:"))
+    assert "config/train/ds_z3.json" in train  # ZeRO-3 for the 8-GPU training jobs
     gres = dry_run(tmp_path, "config/paper.yaml", options=profile,
                    config={"seed": {"path": SHIPPED_SEED}, "resources": {"gpu_request": "gres"}})
     assert "gres=gpu:8" in gres.stdout and "gres=gpu:1" in gres.stdout, gres.stdout[-3000:]
@@ -103,6 +107,7 @@ def test_targets_after_a_config_file_stay_targets(tmp_path):
     ({"prompts": {"review": "config/prompts/nope.txt"}}, "prompts.review: file config/prompts/nope.txt not found"),
     ({"seed": {"path": "nowhere/seed.json"}}, "seed.path: file nowhere/seed.json not found"),
     ({"review": {"mode": "strict"}}, "mode"),
+    ({"vllm": {"tensor_parallel_size": 2}, "resources": {"vllm": {"gpu": 1}}}, "vllm.tensor_parallel_size"),
     ({"model": {"base": "./nowhere"}}, "model.base: ./nowhere is no model directory"),
 ])
 def test_bad_config_stops_before_any_job(tmp_path, config, message):

@@ -296,7 +296,15 @@ def train_settings():
     if config["model"]["default_system"]:
         s.setdefault("default_system", config["model"]["default_system"])
     s["trust_remote_code"] = model_settings()["trust_remote_code"]
+    if s.get("deepspeed"):
+        s["deepspeed"] = repo_path(s["deepspeed"])
     return s
+
+
+def train_inputs(wildcards):
+    """Files a training stage reads besides its data: a DeepSpeed config (train.deepspeed)."""
+    ds = config["train"].get("deepspeed")
+    return {"deepspeed": repo_path(ds)} if ds else {}
 
 
 def train_job_settings(stage):

@@ -6,6 +6,7 @@
 rule train_sft:
     input:
         engine_ready("llamafactory"),
+        unpack(train_inputs),
         start=needs(get_sft_start),
         data="results/iter{t}/sft.json",
         template=repo_path("config/train/sft.yaml"),
@@ -31,6 +32,7 @@ rule train_sft:
 rule train_dpo:
     input:
         engine_ready("llamafactory"),
+        unpack(train_inputs),
         start="results/iter{t}/sft_model",
         data="results/iter{t}/dpo.json",
         template=repo_path("config/train/dpo.yaml"),
