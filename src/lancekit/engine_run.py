@@ -82,10 +82,13 @@ def run_requests(engine, requests: list[dict], sampling: dict, max_tokens: int, 
                 done.clear()
 
         t0 = time.time()
-        engine.chat([requests[i]["messages"] for i in part], n=n, temperature=sampling["temperature"],
-                    top_p=sampling["top_p"], max_tokens=own_max or max_tokens,
-                    seeds=[requests[i]["seed"] for i in part], desc=desc, stop=list(stop) or None,
-                    choice=list(choice) or None, on_done=finished)
+        results = engine.chat([requests[i]["messages"] for i in part], n=n, temperature=sampling["temperature"],
+                              top_p=sampling["top_p"], max_tokens=own_max or max_tokens,
+                              seeds=[requests[i]["seed"] for i in part], desc=desc, stop=list(stop) or None,
+                              choice=list(choice) or None, on_done=finished)
+        for j, comps in enumerate(results):  # an engine that hands nothing over as it goes
+            if out[part[j]] is None:
+                finished(j, comps)
         progress.save(done)
         progress.sent += len(part)
         toks = sum(c["num_tokens"] for i in part for c in out[i])
