@@ -3,6 +3,7 @@
 a kill was computed again, nothing was lost or duplicated, and the result is the one an
 uninterrupted run gives."""
 
+import json
 import subprocess
 import sys
 
@@ -50,8 +51,6 @@ def test_resumed_generate_equals_an_uninterrupted_sharded_run(run, tmp_path):
            "output": {"merged": str(tmp_path / "raw.json"), "stats": str(tmp_path / "stats.json")},
            "params": {"shards": 2, "shard_dir": str(run / "iter1/shards/generate")}, "wildcards": {"t": "1"}}
     settings = {"stage": "generate", "split_threshold": load(run / "iter1/stats/generate.json")["split"]["threshold"]}
-    import json
-
     subprocess.run([sys.executable, str(ROOT / "scripts/gather.py"), json.dumps(job), json.dumps(settings)],
                    check=True, env={"PYTHONPATH": str(ROOT / "src")})
     resumed, sharded = load(run / "iter1/raw.json"), load(tmp_path / "raw.json")
