@@ -26,7 +26,9 @@ def main() -> None:
     if stage == "generate":
         merged = shards.merge(inputs, items, source="seed_id", order=lambda g: (g["branch"] != "low",))
         stats = stages.generate_stats(merged, len(inputs), tokens)
-        stats["split"] = {"threshold": p["split_threshold"], "low": tally.get("low", 0), "high": tally.get("high", 0)}
+        if p["mode"].startswith("lance"):
+            stats["split"] = {"threshold": p["split_threshold"], "low": tally.get("low", 0),
+                              "high": tally.get("high", 0)}
     else:
         merged = shards.merge(inputs, items, source="id")
         stats = stages.review_stats(merged, tokens if tally.get("samples") else None)

@@ -111,7 +111,8 @@ def test_annotate_stops_before_training_when_the_judge_is_over_budget(tmp_path):
                                                             "next_seed", "stats")}
     job = {"input": {**{k: str(v) for k, v in files.items()}, "system": str(tmp_path / "system.txt")},
            "output": out, "wildcards": {"t": "2"}, "params": {}}
-    settings = {"health": {"max_parse_failure_rate": 0.25, "max_unscored_rate": 0.25}, "split_threshold": 7.0,
+    settings = {"method": "lance", "health": {"max_parse_failure_rate": 0.25, "max_unscored_rate": 0.25},
+                "split_threshold": 7.0,
                 "annotate": {"sft_threshold": 8.0, "dpo_gap": 2.0, "min_chars": 5, "next_seed": "seed0",
                              "next_seed_limit": None, "shuffle_seed": 1}}
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "annotate.py"), json.dumps(job), json.dumps(settings)],

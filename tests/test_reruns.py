@@ -43,7 +43,7 @@ class Checkout:
         fake = str(root / "tests" / "fake_stage.py")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LANCE_")}
         self.env.update({f"LANCE_PY_{e}": fake for e in ("MAIN", "VLLM", "LLAMAFACTORY", "OPENCOMPASS")})
-        (root / "cfg.yaml").write_text(f"iters: 2\nenv_dir: {env_dir}\n")
+        (root / "cfg.yaml").write_text(f"iters: 2\nmethods: [{', '.join(METHODS)}]\nenv_dir: {env_dir}\n")
 
     def lance(self, *args, check=True, change=None):
         """./lance with the test config (and, as a second config file, a change of settings)."""
@@ -79,6 +79,16 @@ class Checkout:
         """The stages that would rerun for a reason of their own (Snakemake names only one reason
         per job, "updated by another job" first; running each rule alone shows its own)."""
         return {rule for rule, target in FILE_TARGETS.items() if self.reruns_alone(rule, target, change)}
+
+    def rerun_alone_by_method(self, change=None):
+        """(rule, method) of the per-method stages that would rerun for a reason of their own
+        (one dry run per rule, of every method's file of that rule, with only that rule allowed)."""
+        found = set()
+        for rule in ("generate", "clean", "review_new", "annotate"):
+            targets = {m: t for m in METHODS if (t := method_target(rule, m))}
+            out = self.lance("-n", *targets.values(), "--allowed-rules", rule, change=change)
+            found |= {(rule, m) for m, t in targets.items() if re.search(rf"output: [^\n]*{re.escape(t)}", out)}
+        return found
 
 
 def directly(plan):
@@ -122,15 +132,27 @@ def edited(path, text="\n"):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-FILE_TARGETS = {"prepare_seed": "results/iter0/seed.json",
-                "review_seed": "results/iter1/shards/review_seed/0-of-1.json",
-                "review_seed_gather": "results/iter1/reviewed_seed.json",
-                "generate": "results/iter1/shards/generate/0-of-1.json", "generate_gather": "results/iter1/raw.json",
-                "clean": "results/iter1/cleaned.json", "review_new": "results/iter1/shards/review_new/0-of-1.json",
-                "review_new_gather": "results/iter1/reviewed_new.json",
-                "annotate": "results/iter1/sft.json", "train_sft": "results/iter1/sft_model",
-                "train_dpo": "results/iter1/model", "evaluate": "results/iter1/eval/summary.json",
+METHODS = ("lance", "self_instruct", "spin", "i_sheep")
+FILE_TARGETS = {"prepare_seed": "results/iter0/seed.json", "train_m0": "results/iter0/sft_model",
+                "review_seed": "results/lance/iter1/shards/review_seed/0-of-1.json",
+                "review_seed_gather": "results/lance/iter1/reviewed_seed.json",
+                "generate": "results/lance/iter1/shards/generate/0-of-1.json",
+                "generate_gather": "results/lance/iter1/raw.json",
+                "clean": "results/lance/iter1/cleaned.json",
+                "review_new": "results/lance/iter1/shards/review_new/0-of-1.json",
+                "review_new_gather": "results/lance/iter1/reviewed_new.json",
+                "annotate": "results/lance/iter1/sft.json", "train_sft": "results/lance/iter1/sft_model",
+                "train_dpo": "results/lance/iter1/model", "evaluate": "results/lance/iter1/eval/summary.json",
                 "report": "results/report/report.md"}
+# the per-method stages of iteration 1 (each method has only some of them: docs/methods.md)
+METHOD_FILES = {"generate": "shards/generate/0-of-1.json", "clean": "cleaned.json",
+                "review_new": "shards/review_new/0-of-1.json", "annotate": "sft.json"}
+METHOD_HAS = {"lance": {"generate", "clean", "review_new", "annotate"}, "spin": {"generate", "annotate"},
+              "self_instruct": {"generate", "clean", "annotate"}, "i_sheep": {"generate", "clean", "review_new", "annotate"}}
+
+
+def method_target(rule, method):
+    return f"results/{method}/iter1/{METHOD_FILES[rule]}" if rule in METHOD_HAS[method] else None
 
 
 @pytest.mark.parametrize("path,rules", [
@@ -151,8 +173,9 @@ def test_prompt_and_template_edits_rerun_the_stages_that_read_them(checkout, pat
     ("src/lancekit/judge.py", {"review_seed", "review_new", "generate", "annotate", "review_seed_gather",
                                "generate_gather", "review_new_gather"}),
     # the engine stages' progress keys; training and evaluation fingerprint their models with it
-    ("src/lancekit/progress.py", {"review_seed", "review_new", "generate", "train_sft", "train_dpo", "evaluate"}),
-    ("scripts/train.py", {"train_sft", "train_dpo"}),
+    ("src/lancekit/progress.py", {"review_seed", "review_new", "generate", "train_m0", "train_sft", "train_dpo",
+                                  "evaluate"}),
+    ("scripts/train.py", {"train_m0", "train_sft", "train_dpo"}),
 ])
 def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module, rules):
     with edited(checkout.root / module, "# changed\n"):
@@ -178,10 +201,32 @@ def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, r
         assert checkout.plan(change) == {}
 
 
+@pytest.mark.parametrize("change,reruns", [
+    # I-SHEEP's threshold: only I-SHEEP's annotate (not LANCE's, whose rule it shares)
+    ({"i_sheep": {"threshold": 7.0}}, {("annotate", "i_sheep")}),
+    # the task-writing sampling of Self-Instruct, which I-SHEEP's generation shares
+    ({"self_instruct": {"temperature": 0.9}}, {("generate", "self_instruct"), ("generate", "i_sheep")}),
+    ({"self_instruct": {"blocked_words": ["photo"]}}, {("clean", "self_instruct"), ("clean", "i_sheep")}),
+    ({"spin": {"keep_previous": False}}, {("annotate", "spin")}),
+    ({"generate": {"negatives_per_seed": 3}}, {("generate", "lance")}),
+    ({"i_sheep": {"samples": 2}}, {("review_new", "i_sheep")}),
+])
+def test_a_method_setting_reruns_only_that_method(checkout, change, reruns):
+    assert checkout.rerun_alone_by_method(change) == reruns
+
+
+def test_adding_a_method_reruns_nothing_of_the_others(checkout):
+    plan = checkout.plan({"methods": [*METHODS, "lance_sft_only"]})
+    assert all(r.startswith(("Missing output files", "Input files updated by another job")) for rs in plan.values()
+               for r in rs) and "report" in plan, plan
+    assert len(plan["train_sft"]) == 2 and "train_dpo" not in plan  # lance_sft_only's 2 iterations
+
+
 def test_more_shards_are_more_engine_jobs_and_rerun_nothing_else_directly(checkout):
     plan = checkout.plan({"shards": 2})
-    for rule in ("review_seed", "generate", "review_new"):  # 2 iterations x 2 shards, new files
-        assert len(plan[rule]) == 4 and all(r.startswith("Missing output files") for r in plan[rule]), plan[rule]
+    # 2 shards of each iteration that has the stage: LANCE 2, Self-Instruct 1, SPIN 2, I-SHEEP 2
+    for rule, n in (("review_seed", 2), ("generate", 7), ("review_new", 4)):
+        assert len(plan[rule]) == 2 * n and all(r.startswith("Missing output files") for r in plan[rule]), plan[rule]
     assert directly(plan) <= {"review_seed", "generate", "review_new", "review_seed_gather", "generate_gather",
                               "review_new_gather"}, plan
     assert checkout.plan() == {}
@@ -213,9 +258,9 @@ def test_a_local_base_model_is_an_input(own_checkout, tmp_path):
     assert checkout.plan() == {}
     time.sleep(0.01)
     (model / "tokenizer.json").write_text("{}\n")  # a file added to the model directory
-    assert directly(checkout.plan()) == {"train_sft", "evaluate"}
+    assert directly(checkout.plan()) == {"train_m0", "evaluate"}
     assert checkout.reruns_alone("evaluate", "results/base/eval/summary.json")
-    assert checkout.reruns_alone("train_sft", "results/iter0/sft_model")
+    assert checkout.reruns_alone("train_m0", "results/iter0/sft_model")
 
 
 def test_a_killed_run_does_not_block_the_next_one(own_checkout):
@@ -236,7 +281,7 @@ def test_a_killed_run_does_not_block_the_next_one(own_checkout):
     assert any((checkout.root / ".snakemake" / "incomplete").iterdir()), "clean's outputs are incomplete"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    (checkout.root / "results" / "iter1" / ".clean.json.x1y2.part").write_text("half")
+    (checkout.root / "results" / "lance" / "iter1" / ".clean.json.x1y2.part").write_text("half")
     out = checkout.lance()
     assert "releasing the lock left by a killed run" in out
     assert "removed the leftover of a killed job" in out

@@ -57,15 +57,10 @@ def select_dpo(high_seeds: list[dict], negatives: list[dict], gap: float) -> lis
         for score, cand in cands:
             if cand is rejected or round(score - low_score, 4) <= gap:
                 continue
-            pairs.append({
-                "conversations": [{"from": "human", "value": seed["prompt"]}],
-                "chosen": {"from": "gpt", "value": cand["response"]},
-                "rejected": {"from": "gpt", "value": rejected["response"]},
-                "id": f"{cand['id']}>{rejected['id']}", "prompt_id": seed["id"],
-                "root_id": seed["lineage"]["root_id"], "chosen_score": score,
-                "rejected_score": low_score,
-                "iteration": max(cand["lineage"]["iteration"], rejected["lineage"]["iteration"]),
-            })
+            pairs.append(records.dpo_example(
+                seed, cand["response"], rejected["response"], f"{cand['id']}>{rejected['id']}",
+                max(cand["lineage"]["iteration"], rejected["lineage"]["iteration"]),
+                chosen_score=score, rejected_score=low_score))
     return pairs
 
 

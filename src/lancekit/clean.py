@@ -6,6 +6,7 @@ in the group (the reference skips them when a group has exactly one).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -20,11 +21,16 @@ class CleanRules:
     response_min_words: int = 10
     response_max_words: int = 4096
     rouge_limit: float = 0.70
+    # "group": a new instruction is compared with its seed and the group's kept ones (LANCE);
+    # "pool": with every seed task and every instruction kept so far (Self-Instruct)
+    instruction_scope: str = "group"
+    blocked_words: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, cfg: dict) -> CleanRules:
         return cls(cfg["instruction_words"][0], cfg["instruction_words"][1],
-                   cfg["response_words"][0], cfg["response_words"][1], cfg["rouge_limit"])
+                   cfg["response_words"][0], cfg["response_words"][1], cfg["rouge_limit"],
+                   cfg.get("instruction_scope", "group"), tuple(cfg.get("blocked_words", ())))
 
 
 def _length_reason(text: str, lo: int, hi: int, what: str) -> str | None:
@@ -37,11 +43,12 @@ def _length_reason(text: str, lo: int, hi: int, what: str) -> str | None:
 
 
 class _Similarity:
-    """Texts kept so far in a group (plus the original), each tokenised once."""
+    """Texts kept so far in a group (plus the original), each tokenised once. With ``pool``, the
+    texts every new one is compared with are the pool's (seed tasks and those kept before)."""
 
-    def __init__(self, original: str, limit: float, what: str):
+    def __init__(self, original: str, limit: float, what: str, pool: list[Tokenised] | None = None):
         self.original = tokenise(original)
-        self.kept: list[Tokenised] = []
+        self.kept: list[Tokenised] = pool if pool is not None else []
         self.limit = limit
         self.what = what
 
@@ -66,26 +73,38 @@ def _generation_reason(item: dict, what: str) -> str | None:
     return None
 
 
-def _check(item: dict, what: str, lo: int, hi: int, sim: _Similarity) -> tuple[str | None, Tokenised | None]:
-    """(drop reason or None, tokens): generation problems, then length, then similarity."""
-    reason = _generation_reason(item, what) or _length_reason(item["text"], lo, hi, what)
+def _blocked_reason(text: str, words: tuple[str, ...], what: str) -> str | None:
+    """Self-Instruct's filter: a task that names something the model cannot see or make."""
+    if words and re.search(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", text, re.IGNORECASE):
+        return f"{what}_blocked_word"
+    return None
+
+
+def _check(item: dict, what: str, lo: int, hi: int, sim: _Similarity,
+           blocked: tuple[str, ...] = ()) -> tuple[str | None, Tokenised | None]:
+    """(drop reason or None, tokens): generation problems, then length, then blocked words,
+    then similarity."""
+    reason = (_generation_reason(item, what) or _length_reason(item["text"], lo, hi, what)
+              or _blocked_reason(item["text"], blocked, what))
     if reason is not None:
         return reason, None
     return sim.reason(item["text"])
 
 
-def clean_low_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[dict]]:
+def clean_low_group(group: dict, rules: CleanRules,
+                    pool: list[Tokenised] | None = None) -> tuple[list[dict], list[dict]]:
     """Low-quality branch: new instructions with their responses.
 
     Returns (kept pairs, drops). A kept pair is one (instruction, response); a drop is
-    {id, reason, level} for an instruction, a response or the whole group.
+    {id, reason, level} for an instruction, a response or the whole group. ``pool`` (pool
+    scope): the tokenised tasks every new instruction is compared with; kept ones join it.
     """
     kept, drops = [], []
-    instr_sim = _Similarity(group["prompt"], rules.rouge_limit, "instruction")
+    instr_sim = _Similarity(group["prompt"], rules.rouge_limit, "instruction", pool)
     resp_sim = _Similarity(group["response"], rules.rouge_limit, "response")
     for ins in group.get("instructions", []):
         reason, tok = _check(ins, "instruction", rules.instruction_min_words, rules.instruction_max_words,
-                             instr_sim)
+                             instr_sim, rules.blocked_words)
         if reason:
             drops.append({"id": ins["id"], "level": "instruction", "reason": reason,
                           "dropped_responses": len(ins.get("responses", []))})
@@ -131,8 +150,13 @@ def clean_high_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[d
 def clean_groups(groups: list[dict], rules: CleanRules) -> tuple[list[dict], list[dict], dict]:
     """Kept new pairs as records (prompt/response/lineage), every drop, and the counts."""
     items, drops = [], []
+    pool = None
+    if rules.instruction_scope == "pool":
+        pool = [tokenise(p) for p in dict.fromkeys(g["prompt"] for g in groups)]
     for g in groups:
-        kept, dropped = (clean_low_group if g["branch"] == "low" else clean_high_group)(g, rules)
+        if g["branch"] == "spin":
+            raise ValueError(f"group {g['seed_id']}: SPIN's own responses are not cleaned")
+        kept, dropped = clean_low_group(g, rules, pool) if g["branch"] == "low" else clean_high_group(g, rules)
         for d in dropped:
             d.update(seed_id=g["seed_id"], branch=g["branch"])
         drops.extend(dropped)

@@ -1,7 +1,7 @@
 """Prompt building and answer parsing. Templates are text files (config/prompts/*.txt).
 
-A template names its slots as ``{prompt}`` and ``{response}``; only those exact slots are
-filled, so braces elsewhere in a template (code, JSON) are left alone.
+A template names its slots as ``{prompt}`` and ``{response}`` (``{examples}`` in the
+Self-Instruct prompt); only those exact slots are filled, so braces elsewhere in a template (code, JSON) are left alone.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 
 SLOTS = ("prompt", "response")
 # The slots each template must hold.
-REQUIRED_SLOTS = {"review": SLOTS, "new_instruction": ("prompt",), "negative": SLOTS}
+REQUIRED_SLOTS = {"review": SLOTS, "new_instruction": ("prompt",), "negative": SLOTS,
+                  "self_instruct": ("examples",), "i_sheep_assess": SLOTS}
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Prompts:
     review: str = ""
     new_instruction: str = ""
     negative: str = ""
+    self_instruct: str = ""
+    i_sheep_assess: str = ""
 
     @classmethod
     def load(cls, paths: dict[str, str]) -> Prompts:
@@ -60,6 +63,15 @@ def new_instruction_messages(p: Prompts, prompt: str) -> list[dict]:
 
 def negative_messages(p: Prompts, prompt: str, response: str) -> list[dict]:
     return _chat(p.system, fill(p.negative, prompt=prompt, response=response))
+
+
+def examples_block(tasks: list[str]) -> str:
+    """K example tasks for the Self-Instruct prompt, numbered as its paper's prompt does."""
+    return "\n".join(f"Task {i}: {' '.join(t.split())}" for i, t in enumerate(tasks, 1))
+
+
+def self_instruct_messages(p: Prompts, tasks: list[str]) -> list[dict]:
+    return _chat(p.system, fill(p.self_instruct, examples=examples_block(tasks)))
 
 
 def answer_messages(p: Prompts, instruction: str) -> list[dict]:

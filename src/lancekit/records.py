@@ -80,3 +80,12 @@ def cumulative(new: list[dict], previous: list[dict], seed: int) -> list[dict]:
     out = sorted(merged.values(), key=lambda r: r["id"])
     random.Random(seed).shuffle(out)
     return out
+
+
+def dpo_example(prompt_rec: dict, chosen: str, rejected: str, pair_id: str, iteration: int, **scores) -> dict:
+    """LLaMA-Factory sharegpt ranking record (conversations/chosen/rejected) for a prompt record,
+    with the pair's id, the prompt's id and root, the iteration and any scores."""
+    return {"conversations": [{"from": "human", "value": prompt_rec["prompt"]}],
+            "chosen": {"from": "gpt", "value": chosen}, "rejected": {"from": "gpt", "value": rejected},
+            "id": pair_id, "prompt_id": prompt_rec["id"], "root_id": prompt_rec["lineage"]["root_id"],
+            **scores, "iteration": iteration}

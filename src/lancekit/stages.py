@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import random
 
 from . import intervals, judge, prompts
 from .records import stable_id
@@ -233,7 +234,7 @@ def _sample(id_prefix: str, parent: str, k: int, comp: dict, prefix: str) -> dic
 def _group(rec: dict, branch: str, iteration: int, generator: str) -> dict:
     return {"seed_id": rec["id"], "root_id": rec["lineage"]["root_id"], "branch": branch,
             "iteration": iteration, "generator": generator, "prompt": rec["prompt"],
-            "response": rec["response"], "seed_score": rec["review"]["score"]}
+            "response": rec["response"], "seed_score": (rec.get("review") or {}).get("score")}
 
 
 def build_groups(low: list[dict], high: list[dict], completions: list[list[dict]],
@@ -275,7 +276,10 @@ def generate_stats(groups: list[dict], n_seeds: int, tokens: dict) -> dict:
     ins = [i for g in groups if g["branch"] == "low" for i in g["instructions"]]
     neg = [n for g in groups if g["branch"] == "high" for n in g["negatives"]]
     resp = [r for i in ins for r in i["responses"]]
+    own = [r for g in groups if g["branch"] == "spin" for r in g["responses"]]
     return {
+        "seed_responses": len(own),
+        "seed_responses_truncated": sum(1 for r in own if r["finish_reason"] == "length"),
         "records_in": n_seeds,
         "low_seeds": sum(1 for g in groups if g["branch"] == "low"),
         "high_seeds": sum(1 for g in groups if g["branch"] == "high"),
@@ -293,4 +297,67 @@ def generate_stats(groups: list[dict], n_seeds: int, tokens: dict) -> dict:
     }
 
 
-# clean is in clean.py, annotate in annotate.py; review_new uses review_requests/apply_reviews.
+# --- generate for the baselines (docs/methods.md) ------------------------------------------------
+
+TASK_PREFIX = "Final Answer:"
+
+
+def self_instruct_requests(seeds: list[dict], pool: list[dict], p: prompts.Prompts, cfg: dict, seed: int,
+                           max_tokens: int) -> list[dict]:
+    """Self-Instruct's task writing: one request per seed record (of this shard), whose prompt
+    lists K example tasks (``cfg["demos"]``): the record's own task first, then K-1 others of the
+    whole seed (``pool``, in id order: the same whatever the shard) drawn with the request's own
+    seed, and asks for one more task on one line (the answer is made to start with ``Final
+    Answer:`` and stops at the newline); ``cfg["instructions_per_seed"]`` samples each. The
+    record is the new tasks' parent in the lineage."""
+    reqs = []
+    for r in seeds:
+        rng = random.Random(request_seed(seed, "self_instruct_demos", r["id"]))
+        others = [x["prompt"] for x in sorted(pool, key=lambda x: x["id"]) if x["id"] != r["id"]]
+        demos = [r["prompt"], *rng.sample(others, min(cfg["demos"] - 1, len(others)))]
+        msgs = prompts.self_instruct_messages(p, demos)
+        msgs.append({"role": "assistant", "content": TASK_PREFIX})
+        reqs.append({"key": r["id"], "messages": msgs, "n": cfg["instructions_per_seed"],
+                     "seed": request_seed(seed, "instruction", r["id"]), "stop": ["\n"],
+                     "max_tokens": max_tokens})
+    return reqs
+
+
+def build_task_groups(seeds: list[dict], completions: list[list[dict]], iteration: int,
+                      generator: str) -> list[dict]:
+    """One "low"-branch group per seed record holding the tasks written from its prompt (the text
+    itself is the task: no ``Final Answer:`` to find); responses are attached as for LANCE."""
+    groups = []
+    for rec, comps in zip(seeds, completions, strict=True):
+        g = _group(rec, "low", iteration, generator)
+        g["instructions"] = []
+        for k, c in enumerate(comps):
+            text = " ".join(c["text"].split()) or None
+            g["instructions"].append({"id": stable_id(f"t{iteration}i", rec["id"], str(k)), "sample": k,
+                                      "text": text, "raw": c["text"], "finish_reason": c["finish_reason"],
+                                      "num_tokens": c.get("num_tokens", 0), "responses": []})
+        groups.append(g)
+    return groups
+
+
+def respond_requests(seeds: list[dict], p: prompts.Prompts, n: int, seed: int) -> list[dict]:
+    """SPIN: M_{t-1} answers every seed prompt as it would any user (n samples)."""
+    return [{"key": r["id"], "messages": prompts.answer_messages(p, r["prompt"]), "n": n,
+             "seed": request_seed(seed, "respond", r["id"])} for r in seeds]
+
+
+def build_respond_groups(seeds: list[dict], completions: list[list[dict]], iteration: int,
+                         generator: str) -> list[dict]:
+    """One "spin"-branch group per seed record: the seed's own response and the model's."""
+    groups = []
+    for rec, comps in zip(seeds, completions, strict=True):
+        g = _group(rec, "spin", iteration, generator)
+        g["responses"] = [{"id": stable_id(f"t{iteration}y", rec["id"], str(k)), "sample": k,
+                           "text": c["text"].strip(), "finish_reason": c["finish_reason"],
+                           "num_tokens": c.get("num_tokens", 0)} for k, c in enumerate(comps)]
+        groups.append(g)
+    return groups
+
+
+# clean is in clean.py, annotate in annotate.py and methods.py; review_new uses
+# review_requests/apply_reviews.

@@ -46,17 +46,21 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
 
 
 @pytest.mark.parametrize("configs,config,jobs", [
-    ((), None, {"train_sft": 4, "train_dpo": 3, "evaluate": 5, "review_seed": 3}),
+    ((), None, {"train_m0": 1, "train_sft": 3, "train_dpo": 3, "evaluate": 5, "review_seed": 3}),
+    # six methods, 4 iterations (Self-Instruct: one round), shards: 8 (a GPU each): LANCE and its
+    # ablations review the seed; all but Self-Instruct generate 4 times; LANCE x3 and I-SHEEP re-review
     (("config/paper.yaml",), {"seed": {"path": SHIPPED_SEED}},
-     {"train_sft": 5, "train_dpo": 4, "evaluate": 6, "review_seed": 32, "generate": 32, "review_new": 32,
-      "review_seed_gather": 4, "generate_gather": 4, "review_new_gather": 4}),  # shards: 8 (a GPU each)
+     {"train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
+      "review_new": 128, "review_seed_gather": 12, "generate_gather": 21, "review_new_gather": 16, "clean": 17,
+      "annotate": 21}),
     ((), {"shards": 3, "iters": 1}, {"review_seed": 3, "generate": 3, "review_new": 3, "generate_gather": 1}),
-    (("tests/integration/e2e.yaml",), None, {"train_sft": 2, "train_dpo": 1, "evaluate": 3}),
+    (("tests/integration/e2e.yaml",), None, {"train_m0": 1, "train_sft": 4, "train_dpo": 3, "evaluate": 8,
+                                              "generate": 6, "review_seed": 3, "review_new": 4}),
     # M_0 is a hub model itself: nothing trains it, nothing downloads it
     ((), {"model": {"base": "Qwen/Qwen2-0.5B"}, "train": {"m0": False}, "iters": 1},
-     {"train_sft": 1, "evaluate": 3, "prepare_base_model": 0}),
+     {"train_m0": 0, "train_sft": 1, "evaluate": 3, "prepare_base_model": 0}),
     # no iteration: base and M_0 are trained and evaluated, and the report shows them
-    ((), {"iters": 0}, {"train_sft": 1, "evaluate": 2, "review_seed": 0, "report": 1}),
+    ((), {"iters": 0}, {"train_m0": 1, "train_sft": 0, "evaluate": 2, "review_seed": 0, "report": 1}),
 ])
 def test_shipped_configs_dry_run(tmp_path, configs, config, jobs):
     out = dry_run(tmp_path, *configs, config=config)
@@ -94,7 +98,7 @@ def test_targets_after_a_config_file_stay_targets(tmp_path):
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
     assert out.returncode == 0, out.stdout[-3000:]
     stats = out.stdout[out.stdout.index("Job stats:"):]
-    assert "prepare_seed" in stats and "train_sft" not in stats, stats
+    assert "prepare_seed" in stats and "train_m0" not in stats, stats
 
 
 @pytest.mark.parametrize("config,message", [

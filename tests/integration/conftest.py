@@ -26,13 +26,13 @@ def run(tmp_path_factory):
     run_until(wd, ckpt.is_file, "run1-killed-in-training.out")
     faults["checkpoints_at_kill"] = sorted(p.name for p in ckpt.parents[1].glob("checkpoint-*"))
 
-    progress = res / "iter1/shards/generate/0-of-1.json.progress.jsonl"
+    progress = res / "lance/iter1/shards/generate/0-of-1.json.progress.jsonl"
     run_until(wd, lambda: progress.is_file() and b"\n" in progress.read_bytes(), "run2-killed-in-generate.out")
     (wd / "generate-progress-at-kill.jsonl").write_bytes(progress.read_bytes())
 
-    evaluating = res / "iter1/eval/opencompass/lance_eval.fingerprint"
+    evaluating = res / "lance/iter1/eval/opencompass/lance_eval.fingerprint"
     run_until(wd, evaluating.is_file, "run3-snakemake-killed.out", whole_group=False)
-    faults["eval_summary_written_by_orphan"] = (res / "iter1/eval/summary.json").is_file()
+    faults["eval_summary_written_by_orphan"] = (res / "lance/iter1/eval/summary.json").is_file()
 
     run_lance(wd, log="run4.out")
     (wd / "faults.json").write_text(json.dumps(faults))

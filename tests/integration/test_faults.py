@@ -27,13 +27,13 @@ def test_generate_did_not_send_finished_chunks_again(run):
     at_kill = (run.parent / "generate-progress-at-kill.jsonl").read_bytes()
     done = at_kill.count(b"\n")
     assert done >= 2  # chunk_size 2: at least one whole chunk
-    progress = run / "iter1/shards/generate/0-of-1.json.progress.jsonl"
+    progress = run / "lance/iter1/shards/generate/0-of-1.json.progress.jsonl"
     assert progress.read_bytes().startswith(at_kill), "the finished chunks' bytes are unchanged"
-    req = load(run / "iter1/stats/generate.json")["requests"]
+    req = load(run / "lance/iter1/stats/generate.json")["requests"]
     assert req["requests_resumed"] == done
     lines = progress.read_bytes().count(b"\n")
     assert req["requests_sent"] + req["requests_resumed"] == lines
-    assert "resumed from" in (run.parent / "logs/iter1/generate/0-of-1.log").read_text()
+    assert "resumed from" in (run.parent / "logs/lance/iter1/generate/0-of-1.log").read_text()
 
 
 def _ids(groups):
@@ -45,16 +45,17 @@ def test_resumed_generate_equals_an_uninterrupted_sharded_run(run, tmp_path):
     """generate again, uninterrupted, as 2 shards on the same reviewed seed, merged by the gather
     step: the same groups, ids and order as the killed and resumed single shard."""
     wd = run.parent
-    shards = [f"results/iter1/shards/generate/{i}-of-2.json" for i in range(2)]
+    shards = [f"results/lance/iter1/shards/generate/{i}-of-2.json" for i in range(2)]
     run_lance(wd, *shards, "--config", "shards=2", "--rerun-triggers", "mtime", log="sharded.out")
-    job = {"input": {"records": str(run / "iter1/reviewed_seed.json")},
+    job = {"input": {"records": str(run / "lance/iter1/reviewed_seed.json")},
            "output": {"merged": str(tmp_path / "raw.json"), "stats": str(tmp_path / "stats.json")},
-           "params": {"shards": 2, "shard_dir": str(run / "iter1/shards/generate")}, "wildcards": {"t": "1"}}
-    settings = {"stage": "generate", "split_threshold": load(run / "iter1/stats/generate.json")["split"]["threshold"]}
+           "params": {"shards": 2, "shard_dir": str(run / "lance/iter1/shards/generate")}, "wildcards": {"t": "1", "method": "lance"}}
+    settings = {"stage": "generate", "mode": "lance",
+                "split_threshold": load(run / "lance/iter1/stats/generate.json")["split"]["threshold"]}
     subprocess.run([sys.executable, str(ROOT / "scripts/gather.py"), json.dumps(job), json.dumps(settings)],
                    check=True, env={"PYTHONPATH": str(ROOT / "src")})
-    resumed, sharded = load(run / "iter1/raw.json"), load(tmp_path / "raw.json")
-    seeds = [r["id"] for r in load(run / "iter1/reviewed_seed.json")]
+    resumed, sharded = load(run / "lance/iter1/raw.json"), load(tmp_path / "raw.json")
+    seeds = [r["id"] for r in load(run / "lance/iter1/reviewed_seed.json")]
     assert sorted(g["seed_id"] for g in resumed) == sorted(seeds), "every seed once: none lost, none twice"
     assert _ids(sharded) == _ids(resumed)
     ins = [i for g in resumed for i in g.get("instructions", [])]
@@ -70,8 +71,8 @@ def test_resumed_generate_equals_an_uninterrupted_sharded_run(run, tmp_path):
 def test_a_killed_snakemake_is_resumed_by_the_plain_command(run):
     out = (run.parent / "run4.out").read_text()
     assert "releasing the lock left by a killed run" in out
-    log = (run.parent / "logs/iter1/evaluate.log").read_text()
+    log = (run.parent / "logs/lance/iter1/evaluate.log").read_text()
     assert "reusing the finished predictions and results of" in log
-    folders = [d for d in (run / "iter1/eval/opencompass").iterdir() if d.is_dir() and d.name[:8].isdigit()]
+    folders = [d for d in (run / "lance/iter1/eval/opencompass").iterdir() if d.is_dir() and d.name[:8].isdigit()]
     assert len(folders) == 1, "the rerun went on in the run folder of the killed evaluation"
-    assert load(run / "iter1/eval/summary.json")["n_items"] == {"arith": 6, "lance_mc": 6}
+    assert load(run / "lance/iter1/eval/summary.json")["n_items"] == {"arith": 6, "lance_mc": 6}

@@ -62,7 +62,7 @@ def slurm_jobs(cluster):
 def test_a_sharded_engine_stage_runs_as_slurm_jobs(cluster, tmp_path):
     wd = tmp_path / "wd"
     wd.mkdir()
-    out = lance_on_slurm(wd, cluster, "results/iter1/reviewed_seed.json")
+    out = lance_on_slurm(wd, cluster, "results/lance/iter1/reviewed_seed.json")
     assert "workflow/profiles/slurm" in out
     jobs = slurm_jobs(cluster)
     # engine jobs and the seed went through SLURM; the small steps ran on the submit host
@@ -81,12 +81,12 @@ def test_a_sharded_engine_stage_runs_as_slurm_jobs(cluster, tmp_path):
         assert job["NumCPUs"] == "1" and job["TimeLimit"] == "01:00:00" and "mem=4000M" in job["TRES"], job
     # the merged target: every seed record once, in seed order, every vote parsed
     seed = load(wd / "results/iter0/seed.json")
-    reviewed = load(wd / "results/iter1/reviewed_seed.json")
+    reviewed = load(wd / "results/lance/iter1/reviewed_seed.json")
     assert [r["id"] for r in reviewed] == [r["id"] for r in seed]
     assert all(r["review"]["n_parsed"] == 2 and r["review"]["judge"] == "results/base_model" for r in reviewed)
-    stats = load(wd / "results/iter1/stats/review_seed.json")
+    stats = load(wd / "results/lance/iter1/stats/review_seed.json")
     assert stats["shards"] == 2 and stats["votes"] == 2 * len(seed) and stats["parse_failure_rate"] == 0.0
-    parts = [load(wd / f"results/iter1/shards/review_seed/{i}-of-2.json")["items"] for i in range(2)]
+    parts = [load(wd / f"results/lance/iter1/shards/review_seed/{i}-of-2.json")["items"] for i in range(2)]
     assert all(parts) and sum(map(len, parts)) == len(seed)  # both shards had work
 
 
@@ -95,7 +95,7 @@ def test_an_engine_that_asks_more_cpus_than_any_node_stops_before_any_job(cluste
     big.write_text(f"resources: {{vllm: {{threads: {cluster.cpus + 1}}}}}\n")
     before = sum(map(len, slurm_jobs(cluster).values()))
     argv = [str(ROOT / "lance"), "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
-            "--directory", str(tmp_path), "--configfile", str(CONFIG), str(big), "results/iter1/reviewed_seed.json"]
+            "--directory", str(tmp_path), "--configfile", str(CONFIG), str(big), "results/lance/iter1/reviewed_seed.json"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANCE_PY_")} | cluster.env
     out = subprocess.run(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          timeout=300)

@@ -1,22 +1,25 @@
-# Algorithm step 4: length and ROUGE-L rules within each seed group; every drop with its reason.
+# Algorithm step 4: length and ROUGE-L rules within each seed group (LANCE), or against the
+# whole task pool with Self-Instruct's word filter (Self-Instruct, I-SHEEP); every drop has its reason.
 
 
 rule clean:
     input:
-        raw="results/iter{t}/raw.json",
+        raw="results/{method}/iter{t}/raw.json",
     output:
-        cleaned="results/iter{t}/cleaned.json",
-        drops="results/iter{t}/clean_drops.json",
-        stats="results/iter{t}/stats/clean.json",
+        cleaned="results/{method}/iter{t}/cleaned.json",
+        drops="results/{method}/iter{t}/clean_drops.json",
+        stats="results/{method}/iter{t}/stats/clean.json",
     log:
-        "logs/iter{t}/clean.log",
+        "logs/{method}/iter{t}/clean.log",
     benchmark:
-        "results/benchmarks/iter{t}/clean.tsv"
+        "results/benchmarks/{method}/iter{t}/clean.tsv"
+    wildcard_constraints:
+        method=method_constraint("clean"),
     conda:
         engine_conda("main")
     params:
         code=code("clean"),
-        settings=as_json({"clean": config["clean"]}),
+        settings=per_method(clean_settings),
         job=job_spec(),
     shell:
         stage_cmd("main", "clean")

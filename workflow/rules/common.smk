@@ -96,6 +96,65 @@ def remove_leftovers():
         print(f"removed the leftover of a killed job: {left}", file=sys.stderr)
 
 
+# --- methods: LANCE, its ablations and the paper's baselines (docs/methods.md) ----------------
+# Every method starts from the same M_0 and Seed_0 and writes results/<method>/iter<t>/ with the
+# same file names; the stage rules are shared and read the method from the {method} wildcard.
+
+METHODS = ("lance", "lance_sft_only", "lance_dpo_only", "self_instruct", "spin", "i_sheep")
+LANCE_FAMILY = ("lance", "lance_sft_only", "lance_dpo_only")
+# the stages of one iteration, per method, in order (the rules that make its files)
+METHOD_STAGES = {
+    "lance": (
+        "review_seed",
+        "generate",
+        "clean",
+        "review_new",
+        "annotate",
+        "train_sft",
+        "train_dpo",
+    ),
+    "lance_sft_only": ("review_seed", "generate", "clean", "review_new", "annotate", "train_sft"),
+    "lance_dpo_only": ("review_seed", "generate", "clean", "review_new", "annotate", "train_dpo"),
+    "self_instruct": ("generate", "clean", "annotate", "train_sft"),
+    "i_sheep": ("generate", "clean", "review_new", "annotate", "train_sft"),
+    "spin": ("generate", "annotate", "train_dpo"),
+}
+# M_t of each method: the output of its last training stage
+METHOD_MODEL = {
+    m: "model" if st[-1] == "train_dpo" else "sft_model" for m, st in METHOD_STAGES.items()
+}
+# what generate writes for each method (lancekit.stages): LANCE's two branches, one of them, new
+# tasks from K example tasks (Self-Instruct, I-SHEEP), or M_{t-1}'s answer to each seed prompt
+GENERATE_MODE = {
+    "lance": "lance",
+    "lance_sft_only": "lance_low",
+    "lance_dpo_only": "lance_high",
+    "self_instruct": "self_instruct",
+    "i_sheep": "self_instruct",
+    "spin": "respond",
+}
+
+
+def method_iters(method):
+    """Self-Instruct is one round (the paper plots it flat); the others run `iters` iterations."""
+    return min(1, config["iters"]) if method == "self_instruct" else config["iters"]
+
+
+def has_stage(method, stage):
+    return stage in METHOD_STAGES[method]
+
+
+def method_constraint(stage):
+    """The {method} wildcard of a stage's rule: the methods that have the stage."""
+    return "|".join(m for m in METHODS if has_stage(m, stage))
+
+
+def per_method(settings_of):
+    """A stage's settings as a function of the method (a plain param of the wildcards, which
+    Snakemake records: a change reruns only the method whose settings changed)."""
+    return lambda wildcards: as_json(settings_of(wildcards.method))
+
+
 # --- how a rule hands its job to its script --------------------------------------------------
 
 
@@ -214,13 +273,13 @@ def is_local_model(base):
     return Path(base).is_absolute() or base.startswith((".", "~"))
 
 
-def get_model(t):
-    """M_t. M_0 is the SFT model of iteration 0: the base model trained on Seed_0 (or the base
-    model itself when train.m0 is off)."""
+def get_model(t, method="lance"):
+    """M_t of a method. M_0 (shared by every method) is the SFT model of iteration 0: the base
+    model trained on Seed_0 (or the base model itself when train.m0 is off)."""
     t = int(t)
     if t == 0:
         return "results/iter0/sft_model" if config["train"]["m0"] else get_base_model()
-    return f"results/iter{t}/model"
+    return f"results/{method}/iter{t}/{METHOD_MODEL[method]}"
 
 
 def needs(model_of):
@@ -237,35 +296,139 @@ def needs(model_of):
 
 
 def get_generator(wildcards):
-    """The generator, judge and training start of iteration t is M_{t-1}."""
-    return get_model(int(wildcards.t) - 1)
+    """The generator, judge and training start of iteration t is M_{t-1} of the same method."""
+    return get_model(int(wildcards.t) - 1, wildcards.method)
 
 
 def get_seed(wildcards):
-    """Seed_{t-1}: Seed_0 for the first iteration, then the previous iteration's next seed."""
+    """Seed_{t-1}: Seed_0 for the first iteration, then the previous iteration's next seed
+    (LANCE); the other methods start every iteration from Seed_0."""
     t = int(wildcards.t)
-    return "results/iter0/seed.json" if t == 1 else f"results/iter{t - 1}/next_seed.json"
+    if t == 1 or wildcards.method not in LANCE_FAMILY:
+        return "results/iter0/seed.json"
+    return f"results/{wildcards.method}/iter{t - 1}/next_seed.json"
+
+
+def iter_dir(wildcards, t=None):
+    """results/<method>/iter<t> (t: this iteration unless given; iteration 0 is shared)."""
+    t = int(wildcards.t) if t is None else int(t)
+    return "results/iter0" if t == 0 else f"results/{wildcards.method}/iter{t}"
 
 
 def get_prev_sets(wildcards):
-    t = int(wildcards.t)
-    return {
-        "prev_sft": f"results/iter{t - 1}/sft.json",
-        "prev_dpo": f"results/iter{t - 1}/dpo.json",
-    }
+    prev = iter_dir(wildcards, int(wildcards.t) - 1)
+    return {"prev_sft": f"{prev}/sft.json", "prev_dpo": f"{prev}/dpo.json"}
 
 
 def prompt_file(name):
     return repo_path(config["prompts"][name])
 
 
-def review_settings(stage):
+def review_settings(stage, method="lance"):
     """What a review stage reads of `review`: not the health budget (annotate's), and
-    rereview_seed only in review_seed."""
+    rereview_seed only in review_seed. I-SHEEP's self-assessment takes its own vote count."""
     other = {"max_parse_failure_rate", "max_unscored_rate"}
     if stage == "review_new":
         other.add("rereview_seed")
-    return {k: v for k, v in config["review"].items() if k not in other}
+    out = {k: v for k, v in config["review"].items() if k not in other}
+    if method == "i_sheep":
+        out["samples"] = config["i_sheep"]["samples"]
+    return out
+
+
+def review_prompt(method):
+    """The prompts key of the judge prompt review_new uses for a method."""
+    return "i_sheep_assess" if method == "i_sheep" else "review"
+
+
+def generate_records(wildcards):
+    """What generate works from: the reviewed seed (LANCE), else Seed_0 itself."""
+    if wildcards.method in LANCE_FAMILY:
+        return f"{iter_dir(wildcards)}/reviewed_seed.json"
+    return "results/iter0/seed.json"
+
+
+GENERATE_PROMPTS = {
+    "lance": ("new_instruction", "negative"),
+    "lance_low": ("new_instruction",),
+    "lance_high": ("negative",),
+    "self_instruct": ("self_instruct",),
+    "respond": (),
+}
+
+
+def generate_inputs(wildcards):
+    mode = GENERATE_MODE[wildcards.method]
+    return {"records": generate_records(wildcards)} | {
+        k: prompt_file(k) for k in GENERATE_PROMPTS[mode]
+    }
+
+
+def generate_settings(method):
+    """What generate reads for a method: only its own mode's settings."""
+    mode = GENERATE_MODE[method]
+    out = {"mode": mode, "max_tokens": config["sampling"]["max_tokens"], **engine_settings()}
+    if mode.startswith("lance"):
+        out.update(split_threshold=config["split_threshold"], generate=config["generate"])
+    elif mode == "self_instruct":
+        si = config["self_instruct"]
+        out["self_instruct"] = {k: v for k, v in si.items() if k != "blocked_words"}
+        out["generate"] = {"response_prefix": None}
+    else:
+        out["spin"] = {"responses_per_prompt": config["spin"]["responses_per_prompt"]}
+    return out
+
+
+def clean_settings(method):
+    """LANCE cleans within each seed group; Self-Instruct and I-SHEEP against the whole pool of
+    tasks (Seed_0 and every task kept so far) and with Self-Instruct's word filter."""
+    out = {"clean": config["clean"]}
+    if GENERATE_MODE[method] == "self_instruct":
+        out["clean"] = {
+            **config["clean"],
+            "instruction_scope": "pool",
+            "blocked_words": config["self_instruct"]["blocked_words"],
+        }
+    return out
+
+
+def annotate_inputs(wildcards):
+    """What a method's annotate reads (the previous sets come from get_prev_sets)."""
+    d, m = iter_dir(wildcards), wildcards.method
+    if m in LANCE_FAMILY:
+        return {
+            "reviewed_seed": f"{d}/reviewed_seed.json",
+            "reviewed_new": f"{d}/reviewed_new.json",
+            "seed_stats": f"{d}/stats/review_seed.json",
+            "new_stats": f"{d}/stats/review_new.json",
+        }
+    if m == "i_sheep":
+        return {"reviewed_new": f"{d}/reviewed_new.json", "new_stats": f"{d}/stats/review_new.json"}
+    if m == "self_instruct":
+        return {"cleaned": f"{d}/cleaned.json"}
+    spin = {"raw": f"{d}/raw.json", "seed": "results/iter0/seed.json"}
+    if int(wildcards.t) > 1:  # SPIN mixes in the previous iteration's pairs
+        spin["prev_new_dpo"] = f"{iter_dir(wildcards, int(wildcards.t) - 1)}/new_dpo.json"
+    return spin
+
+
+def annotate_settings(method):
+    """What annotate reads for a method (lancekit.annotate for LANCE, lancekit.methods else)."""
+    health = {k: config["review"][k] for k in ("max_parse_failure_rate", "max_unscored_rate")}
+    if method in LANCE_FAMILY:
+        return {
+            "method": method,
+            "annotate": config["annotate"],
+            "split_threshold": config["split_threshold"],
+            "health": health,
+        }
+    out = {"method": method, "shuffle_seed": config["annotate"]["shuffle_seed"]}
+    out["min_chars"] = config["annotate"]["min_chars"]
+    if method == "i_sheep":
+        out.update(health=health, i_sheep={k: config["i_sheep"][k] for k in ("threshold", "cumulative")})
+    if method == "spin":
+        out["spin"] = {"keep_previous": config["spin"]["keep_previous"]}
+    return out
 
 
 def model_settings():
@@ -312,13 +475,24 @@ def train_job_settings(stage):
 
 
 def get_sft_start(wildcards):
+    """SFT of iteration t starts from M_{t-1}; I-SHEEP with i_sheep.start m0 from M_0."""
     t = int(wildcards.t)
-    return get_base_model() if t == 0 else get_model(t - 1)
+    if wildcards.method == "i_sheep" and config["i_sheep"]["start"] == "m0":
+        return get_model(0)
+    return get_model(t - 1, wildcards.method)
 
 
-def get_data_targets(t):
+def get_dpo_start(wildcards):
+    """DPO of LANCE starts from (and is referenced to) this iteration's SFT model; SPIN and the
+    DPO-data-only ablation train M_{t-1} itself, with M_{t-1} as the reference."""
+    if wildcards.method in ("spin", "lance_dpo_only"):
+        return get_model(int(wildcards.t) - 1, wildcards.method)
+    return f"{iter_dir(wildcards)}/sft_model"
+
+
+def get_data_targets(t, method="lance"):
     return [
-        f"results/iter{t}/{name}"
+        f"results/{method}/iter{t}/{name}"
         for name in ("sft.json", "dpo.json", "dataset_info.json", "next_seed.json")
     ]
 
@@ -327,8 +501,19 @@ def get_final_targets():
     return ["results/report/report.md"]
 
 
+def eval_runs():
+    """Every evaluated model: base, M_0, and M_1..M_T of each method (Self-Instruct: M_1)."""
+    return ["base", "iter0"] + [
+        f"{m}/iter{t}" for m in config["methods"] for t in range(1, method_iters(m) + 1)
+    ]
+
+
 def get_eval_model(wildcards):
-    return get_base_model() if wildcards.run == "base" else get_model(int(wildcards.run[4:]))
+    run = wildcards.run
+    if run == "base":
+        return get_base_model()
+    method, _, it = run.rpartition("/")
+    return get_model(int(it[4:]), method or "lance")
 
 
 def embedded_benchmarks():
@@ -344,13 +529,13 @@ def embedded_benchmarks():
 
 
 def shard_dir(stage):
-    return lambda wc: f"results/iter{wc.t}/shards/{stage}"
+    return lambda wc: f"{iter_dir(wc)}/shards/{stage}"
 
 
 def shard_files(stage):
     """The shard files a gather merges: <i>-of-<n>.json for i < config `shards`."""
     n = config["shards"]
-    return lambda wc: [f"results/iter{wc.t}/shards/{stage}/{i}-of-{n}.json" for i in range(n)]
+    return lambda wc: [f"{iter_dir(wc)}/shards/{stage}/{i}-of-{n}.json" for i in range(n)]
 
 
 def gather_job(stage):
@@ -365,26 +550,35 @@ def engine_job(model_of):
     return job_spec(model=model_of, chunk=config["vllm"]["chunk_size"])
 
 
-REVIEW_STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
+DATA_STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
 
 
 def report_layout():
     """Every file the report reads, by what it is; the rule's inputs are the same files."""
-    runs = ["base"] + [f"iter{t}" for t in range(config["iters"] + 1)]
-    iters = range(1, config["iters"] + 1)
-    train = {f"0/SFT": "results/iter0/sft_model"} if config["train"]["m0"] else {}
-    for t in iters:
-        train.update(
-            {f"{t}/SFT": f"results/iter{t}/sft_model", f"{t}/DPO": f"results/iter{t}/model"}
-        )
+    methods = list(config["methods"])
+    summaries = {run: f"results/{run}/eval/summary.json" for run in eval_runs()}
+    stats, train = {}, {"": {"0/SFT": "results/iter0/sft_model"} if config["train"]["m0"] else {}}
+    for m in methods:
+        stats[m], train[m] = {}, {}
+        for t in range(1, method_iters(m) + 1):
+            d = f"results/{m}/iter{t}"
+            stats[m][str(t)] = {
+                st: f"{d}/stats/{st}.json" for st in DATA_STAGES if has_stage(m, st)
+            }
+            if has_stage(m, "train_sft"):
+                train[m][f"{t}/SFT"] = f"{d}/sft_model"
+            if has_stage(m, "train_dpo"):
+                train[m][f"{t}/DPO"] = f"{d}/model"
     return {
-        "summaries": {r: f"results/{r}/eval/summary.json" for r in runs},
-        "stats": {
-            str(t): {st: f"results/iter{t}/stats/{st}.json" for st in REVIEW_STAGES} for t in iters
-        },
+        "methods": methods,
+        "iters": {m: method_iters(m) for m in methods},
+        "summaries": summaries,
+        "stats": stats,
         "train": train,
         "benchmarks": "results/benchmarks",
         "shards": config["shards"],
+        "paper": repo_path(config["report"]["paper"]) if config["report"]["paper"] else None,
+        "paper_backbone": config["report"]["paper_backbone"],
     }
 
 
@@ -392,6 +586,7 @@ def report_inputs(wildcards):
     lay = report_layout()
     return {
         "summaries": list(lay["summaries"].values()),
-        "stats": [p for by in lay["stats"].values() for p in by.values()],
-        "models": list(lay["train"].values()),
+        "stats": [p for by_t in lay["stats"].values() for by in by_t.values() for p in by.values()],
+        "models": [p for by in lay["train"].values() for p in by.values()],
+        "paper": [lay["paper"]] if lay["paper"] else [],
     }

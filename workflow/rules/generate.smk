@@ -1,4 +1,7 @@
-# Algorithm step 3: new instructions (+ responses) for low-score seeds, negatives for high-score ones.
+# Algorithm step 3, per method (GENERATE_MODE): LANCE writes new instructions (+ responses) for
+# low-score seeds and negatives for high-score ones (its ablations one branch only);
+# Self-Instruct and I-SHEEP write new tasks from K example tasks and answer them; SPIN has
+# M_{t-1} answer every seed prompt.
 
 
 localrules:
@@ -8,17 +11,17 @@ localrules:
 rule generate:
     input:
         engine_ready("vllm"),
-        reviewed="results/iter{t}/reviewed_seed.json",
+        unpack(generate_inputs),
         model=needs(get_generator),
         system=prompt_file("system"),
-        new_instruction=prompt_file("new_instruction"),
-        negative=prompt_file("negative"),
     output:
-        shard="results/iter{t}/shards/generate/{shard}-of-{n}.json",
+        shard="results/{method}/iter{t}/shards/generate/{shard}-of-{n}.json",
     log:
-        "logs/iter{t}/generate/{shard}-of-{n}.log",
+        "logs/{method}/iter{t}/generate/{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/iter{t}/generate.{shard}-of-{n}.tsv"
+        "results/benchmarks/{method}/iter{t}/generate.{shard}-of-{n}.tsv"
+    wildcard_constraints:
+        method=method_constraint("generate"),
     conda:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
@@ -26,14 +29,7 @@ rule generate:
         **engine_resources("vllm", runtime=120),
     params:
         code=code("generate"),
-        settings=as_json(
-            {
-                "split_threshold": config["split_threshold"],
-                "max_tokens": config["sampling"]["max_tokens"],
-                "generate": config["generate"],
-                **engine_settings(),
-            }
-        ),
+        settings=per_method(generate_settings),
         job=engine_job(get_generator),
     shell:
         stage_cmd("vllm", "generate")
@@ -41,18 +37,26 @@ rule generate:
 
 rule generate_gather:
     input:
-        records="results/iter{t}/reviewed_seed.json",
+        records=generate_records,
         shards=shard_files("generate"),
     output:
-        merged="results/iter{t}/raw.json",
-        stats="results/iter{t}/stats/generate.json",
+        merged="results/{method}/iter{t}/raw.json",
+        stats="results/{method}/iter{t}/stats/generate.json",
     log:
-        "logs/iter{t}/generate_gather.log",
+        "logs/{method}/iter{t}/generate_gather.log",
+    wildcard_constraints:
+        method=method_constraint("generate"),
     conda:
         engine_conda("main")
     params:
         code=code("gather"),
-        settings=as_json({"stage": "generate", "split_threshold": config["split_threshold"]}),
+        settings=per_method(
+            lambda m: {
+                "stage": "generate",
+                "mode": GENERATE_MODE[m],
+                "split_threshold": config["split_threshold"],
+            }
+        ),
         job=gather_job("generate"),
     shell:
         stage_cmd("main", "gather")

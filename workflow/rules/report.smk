@@ -1,4 +1,5 @@
-# The one-page report: evaluation table and plot, data funnel, judge health, training loss,
+# The one-page report: the methods side by side (paper layout, intervals, paired tests vs M_0),
+# every iteration's table and plot, data funnel, judge health, training loss,
 # wall time per stage. `snakemake --report results/report/report.html` wraps the same files.
 
 
@@ -8,6 +9,7 @@ rule report:
     output:
         md=report("results/report/report.md", category="Report"),
         eval_plot=report("results/report/eval.png", category="Evaluation"),
+        avg_plot=report("results/report/avg_by_iteration.png", category="Evaluation"),
         funnel=report("results/report/funnel.png", category="Data funnel"),
         loss=report("results/report/loss.png", category="Training"),
         judge=report("results/report/judge.png", category="Judge health"),

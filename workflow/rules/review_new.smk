@@ -1,4 +1,5 @@
-# Algorithm step 5: M_{t-1} re-reviews every kept new pair with the same rubric.
+# Algorithm step 5: M_{t-1} re-reviews every kept new pair with the same rubric (LANCE), or
+# scores its own new pairs with I-SHEEP's self-assessment prompt.
 
 
 localrules:
@@ -8,16 +9,18 @@ localrules:
 rule review_new:
     input:
         engine_ready("vllm"),
-        records="results/iter{t}/cleaned.json",
+        records="results/{method}/iter{t}/cleaned.json",
         model=needs(get_generator),
         system=prompt_file("system"),
-        review=prompt_file("review"),
+        review=lambda wc: prompt_file(review_prompt(wc.method)),
     output:
-        shard="results/iter{t}/shards/review_new/{shard}-of-{n}.json",
+        shard="results/{method}/iter{t}/shards/review_new/{shard}-of-{n}.json",
     log:
-        "logs/iter{t}/review_new/{shard}-of-{n}.log",
+        "logs/{method}/iter{t}/review_new/{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/iter{t}/review_new.{shard}-of-{n}.tsv"
+        "results/benchmarks/{method}/iter{t}/review_new.{shard}-of-{n}.tsv"
+    wildcard_constraints:
+        method=method_constraint("review_new"),
     conda:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
@@ -25,8 +28,12 @@ rule review_new:
         **engine_resources("vllm", runtime=120),
     params:
         code=code("review"),
-        settings=as_json(
-            {"stage": "review_new", "review": review_settings("review_new"), **engine_settings()}
+        settings=per_method(
+            lambda m: {
+                "stage": "review_new",
+                "review": review_settings("review_new", m),
+                **engine_settings(),
+            }
         ),
         job=engine_job(get_generator),
     shell:
@@ -35,13 +42,15 @@ rule review_new:
 
 rule review_new_gather:
     input:
-        records="results/iter{t}/cleaned.json",
+        records="results/{method}/iter{t}/cleaned.json",
         shards=shard_files("review_new"),
     output:
-        merged="results/iter{t}/reviewed_new.json",
-        stats="results/iter{t}/stats/review_new.json",
+        merged="results/{method}/iter{t}/reviewed_new.json",
+        stats="results/{method}/iter{t}/stats/review_new.json",
     log:
-        "logs/iter{t}/review_new_gather.log",
+        "logs/{method}/iter{t}/review_new_gather.log",
+    wildcard_constraints:
+        method=method_constraint("review_new"),
     conda:
         engine_conda("main")
     params:

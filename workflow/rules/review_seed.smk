@@ -1,5 +1,6 @@
-# Algorithm step 1: M_{t-1} reviews every pair of Seed_{t-1} (3 sampled reviews, mean score).
-# Iterations after the first reuse the stored scores unless review.rereview_seed is set.
+# Algorithm step 1 (LANCE and its ablations): M_{t-1} reviews every pair of Seed_{t-1} (3 sampled
+# reviews, mean score). Iterations after the first reuse the stored scores unless
+# review.rereview_seed is set.
 
 
 localrules:
@@ -14,11 +15,13 @@ rule review_seed:
         system=prompt_file("system"),
         review=prompt_file("review"),
     output:
-        shard="results/iter{t}/shards/review_seed/{shard}-of-{n}.json",
+        shard="results/{method}/iter{t}/shards/review_seed/{shard}-of-{n}.json",
     log:
-        "logs/iter{t}/review_seed/{shard}-of-{n}.log",
+        "logs/{method}/iter{t}/review_seed/{shard}-of-{n}.log",
     benchmark:
-        "results/benchmarks/iter{t}/review_seed.{shard}-of-{n}.tsv"
+        "results/benchmarks/{method}/iter{t}/review_seed.{shard}-of-{n}.tsv"
+    wildcard_constraints:
+        method=method_constraint("review_seed"),
     conda:
         engine_conda("vllm")
     threads: res("vllm", "threads", 8)
@@ -39,10 +42,12 @@ rule review_seed_gather:
         records=get_seed,
         shards=shard_files("review_seed"),
     output:
-        merged="results/iter{t}/reviewed_seed.json",
-        stats="results/iter{t}/stats/review_seed.json",
+        merged="results/{method}/iter{t}/reviewed_seed.json",
+        stats="results/{method}/iter{t}/stats/review_seed.json",
     log:
-        "logs/iter{t}/review_seed_gather.log",
+        "logs/{method}/iter{t}/review_seed_gather.log",
+    wildcard_constraints:
+        method=method_constraint("review_seed"),
     conda:
         engine_conda("main")
     params:
