@@ -31,7 +31,7 @@ def test_self_instruct_requests_put_the_seed_first_among_k_examples():
     user = reqs[0]["messages"][1]["content"]
     assert user.startswith("Tasks:\nTask 1: " + s[0]["prompt"]) and user.count("Task ") == 3
     assert reqs[0]["messages"][-1] == {"role": "assistant", "content": stages.TASK_PREFIX}
-    assert reqs[0]["n"] == 2 and reqs[0]["stop"] == ["\n"] and reqs[0]["max_tokens"] == 64
+    assert reqs[0]["n"] == 2 and reqs[0]["stop"] == ["\n\n"] and reqs[0]["max_tokens"] == 64
     # the examples depend on the request's seed and the whole pool, not on the order or the shard
     again = stages.self_instruct_requests(s[3:], list(reversed(s)), P, {"demos": 3, "instructions_per_seed": 2}, 7, 64)
     assert {r["key"]: r["messages"] for r in again} == {r["key"]: r["messages"] for r in reqs[3:]}
@@ -39,14 +39,18 @@ def test_self_instruct_requests_put_the_seed_first_among_k_examples():
 
 def test_task_groups_keep_lineage_and_drop_empty_tasks():
     s = seeds(2)
-    groups = stages.build_task_groups(s, [[comp(" Write a haiku about   rain. "), comp("")], [comp("x", "length")]],
-                                      1, "m0")
+    groups = stages.build_task_groups(s, [[comp(" Write a haiku about   rain. "), comp("\n "),
+                                           comp("\nName two rivers.\nTask 3: more", "length")],
+                                          [comp("x", "length")]], 1, "m0")
     assert [g["branch"] for g in groups] == ["low", "low"] and groups[0]["seed_score"] is None
     ins = groups[0]["instructions"]
     assert ins[0]["text"] == "Write a haiku about rain." and ins[1]["text"] is None
+    # the first non-empty line is the task, complete when a newline follows it
+    assert (ins[2]["text"], ins[2]["finish_reason"]) == ("Name two rivers.", "stop")
+    assert groups[1]["instructions"][0]["finish_reason"] == "length"
     assert groups[0]["root_id"] == s[0]["id"] and ins[0]["id"].startswith("t1i-")
     reqs = stages.response_requests(groups, P, {"responses_per_instruction": 1}, 7)
-    assert [r["key"] for r in reqs] == [ins[0]["id"]]  # the empty and the truncated task get no answer
+    assert [r["key"] for r in reqs] == [ins[0]["id"], ins[2]["id"]]  # no answer for empty or truncated tasks
 
 
 def test_self_instruct_cleaning_compares_with_the_whole_pool_and_blocks_words():

@@ -9,24 +9,30 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from lancekit.arith_bench import TEMPLATES, make_arith_items
 from lancekit.oc_config import (
+    BENCHMARK_GROUPS,
     BENCHMARKS,
     PAPER_BENCHMARKS,
     BenchmarkError,
     MissingBenchmarksError,
+    backend_of,
     check_benchmark_data,
     find_summary_csv,
+    group_scores,
+    merged_vllm,
     parse_summary_csv,
     render_eval_config,
     require_scores,
     resolve_benchmarks,
 )
 from lancekit.oc_eval_utils import last_number_postprocess
+from lancekit.oc_vllm import VLLMServer, VLLMServerError, free_port, server_argv, server_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,8 +106,8 @@ def test_builtin_benchmarks_import_their_opencompass_configs():
     text = render_eval_config("/m", "m", specs, {"limit": 5})
     ast.parse(text)
     assert "with read_base():" in text
-    assert "from opencompass.configs.datasets.gsm8k.gsm8k_gen import gsm8k_datasets" in text
-    assert "from opencompass.configs.datasets.mmlu.mmlu_gen import mmlu_datasets" in text
+    assert "from opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4 import gsm8k_datasets" in text
+    assert "from opencompass.configs.datasets.mmlu.mmlu_ppl_ac766d import mmlu_datasets" in text
     assert "from opencompass.configs.summarizers.groups.mmlu import mmlu_summary_groups" in text
     assert "test_range='[0:5]'" in text
     assert "summarizer = dict(summary_groups=mmlu_summary_groups)" in text
@@ -109,18 +115,134 @@ def test_builtin_benchmarks_import_their_opencompass_configs():
 
 def test_registry_covers_the_paper_benchmarks():
     assert set(PAPER_BENCHMARKS) <= set(BENCHMARKS)
+    assert PAPER_BENCHMARKS == ("arc_c", "hellaswag", "mmlu", "truthfulqa", "gsm8k", "winogrande",
+                                "math", "mgsm", "olympiadbench", "minerva_math")
     for name in PAPER_BENCHMARKS:
         b = BENCHMARKS[name]
-        assert b.kind == "opencompass"
-        assert re.fullmatch(r"opencompass\.configs\.datasets\.\w+\.\w+_gen", b.module), b.module
-        assert b.variable.endswith("_datasets") and b.row
+        assert b.mode in ("gen", "ppl") and b.row
+        if b.module:
+            assert re.fullmatch(r"opencompass\.configs\.datasets\.\w+\.\w+_(gen|ppl|ll)(_[0-9a-f]{6})?", b.module), b.module
+            assert b.variable.endswith("_datasets")
+    # likelihood benchmarks (leaderboard style) vs generation
+    assert {n for n in PAPER_BENCHMARKS if BENCHMARKS[n].mode == "ppl"} == {
+        "arc_c", "hellaswag", "mmlu", "truthfulqa", "winogrande"}
+
+
+def test_groups_are_the_papers_averages():
+    assert BENCHMARK_GROUPS["leaderboard"] == ("arc_c", "hellaswag", "mmlu", "truthfulqa", "gsm8k", "winogrande")
+    assert BENCHMARK_GROUPS["maths"] == ("gsm8k", "math", "mgsm", "olympiadbench", "minerva_math")
+    scores = {n: float(i) for i, n in enumerate(PAPER_BENCHMARKS)}
+    g = group_scores(scores)
+    assert g["leaderboard"] == pytest.approx(sum(range(6)) / 6)
+    assert g["maths"] == pytest.approx((4 + 6 + 7 + 8 + 9) / 5)
+    del scores["mgsm"]
+    assert group_scores(scores)["maths"] is None and group_scores(scores)["leaderboard"] is not None
+
+
+def test_shot_counts_without_a_shipped_config_are_rendered():
+    ns = {}
+    text = render_eval_config("/m", "m", resolve_benchmarks(["arc_c", "gsm8k"]), {"limit": 5}, backend="ppl")
+    # run the rendered transforms on stand-in dataset lists (no OpenCompass import)
+    body = text.split("with read_base():")[1].split("\n\n", 1)[1]
+    ns["ARC_c_datasets"] = [{"abbr": "ARC-c", "reader_cfg": {"input_columns": []},
+                             "infer_cfg": {"retriever": {"type": "FixK", "fix_id_list": [0, 2]}, "x": 1}}]
+    ns["gsm8k_datasets"] = [{"abbr": "gsm8k", "reader_cfg": {}, "infer_cfg": {"old": 1}}]
+    exec(body.replace("summarizer", "_s"), ns)
+    arc, gsm = ns["datasets"]
+    assert arc["infer_cfg"]["retriever"]["fix_id_list"] == list(range(25)) and arc["infer_cfg"]["x"] == 1
+    assert arc["reader_cfg"]["test_range"] == "[0:5]"
+    icl = gsm["infer_cfg"]
+    assert icl["retriever"]["fix_id_list"] == [0, 1, 2, 3, 4] and "old" not in icl
+    assert icl["ice_template"]["template"]["round"][0]["prompt"] == "Question: {question}\nAnswer:"
+    assert icl["ice_template"]["ice_token"] == "</E>"
+
+
+def test_backends_route_likelihood_benchmarks_to_hf():
+    assert backend_of("gsm8k", "vllm") == "vllm" and backend_of("arith", "vllm") == "vllm"
+    assert backend_of("gsm8k", "hf") == "hf"
+    assert backend_of("mmlu", "vllm") == "ppl" == backend_of("winogrande", "hf")
+    with pytest.raises(BenchmarkError):
+        backend_of("gsm8k", "tgi")
+
+
+def test_vllm_model_is_greedy_openai_api_on_the_served_name(tmp_path):
+    specs = _specs(tmp_path)
+    text = render_eval_config("/models/m", "smol", specs, {"max_out_len": 64}, backend="vllm",
+                              api_base="http://127.0.0.1:9/v1", concurrency=128)
+    (model,) = _exec_config(text)["models"]
+    assert model["type"] == "lancekit.oc_model.LanceOpenAIModel"
+    assert model["path"] == "smol" and model["tokenizer_path"] == "/models/m"
+    assert model["openai_api_base"] == "http://127.0.0.1:9/v1" and model["key"] == "EMPTY"
+    assert model["temperature"] == 0.0 and model["max_out_len"] == 64
+    assert model["batch_size"] == 128 == model["max_workers"] and model["query_per_second"] >= 1000
+    assert model["trust_remote_code"] is False
+    with pytest.raises(BenchmarkError):
+        render_eval_config("/models/m", "smol", specs, {}, backend="vllm")
+    (ppl,) = _exec_config(render_eval_config("/models/m", "smol", specs, {}, backend="ppl"))["models"]
+    assert ppl["type"] == "lancekit.oc_model.LanceHFBaseModel" and "generation_kwargs" not in ppl
+
+
+def test_vllm_server_command_and_env():
+    vllm = merged_vllm({"kvcache_gib": 3})
+    argv = server_argv("/py", "/models/m", "smol", 1234, vllm, dtype="float32", max_model_len=2048)
+    assert argv[:3] == ["/py", "-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--host") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "1234"
+    assert argv[argv.index("--dtype") + 1] == "float32" and "--enforce-eager" in argv
+    assert "--trust-remote-code" not in argv
+    gpu = server_argv("/py", "/m", "s", 1, {**vllm, "dtype": "bfloat16"}, dtype="float32", max_model_len=8,
+                      trust_remote_code=True, on_gpu=True)
+    assert "--trust-remote-code" in gpu and "--enforce-eager" not in gpu
+    assert gpu[gpu.index("--dtype") + 1] == "bfloat16"
+    env = server_env({"PYTHONPATH": "x", "OMP_NUM_THREADS": "1"}, vllm)
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "3" and env["VLLM_USE_V2_MODEL_RUNNER"] == "0"
+    assert env["HF_HUB_OFFLINE"] == "1" and "PYTHONPATH" not in env and "OMP_NUM_THREADS" not in env
+    assert "VLLM_CPU_KVCACHE_SPACE" not in server_env({}, vllm, on_gpu=True)
+    with pytest.raises(BenchmarkError):
+        merged_vllm({"kv": 1})
+
+
+def test_a_vllm_server_that_dies_is_reported_with_its_log(tmp_path):
+    argv = [sys.executable, "-c", "import sys; print('boom: no such model'); sys.exit(3)"]
+    server = VLLMServer(argv, dict(os.environ), tmp_path / "server.log", free_port(), startup_timeout=30)
+    with pytest.raises(VLLMServerError) as e:
+        server.start()
+    assert "status 3" in str(e.value) and str(tmp_path / "server.log") in str(e.value)
+    assert "boom: no such model" in str(e.value)
+
+
+def test_a_vllm_server_is_stopped_with_its_process_group(tmp_path):
+    # a stand-in server: answers /v1/models, and has a child process of its own
+    script = tmp_path / "srv.py"
+    script.write_text(
+        "import http.server, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        "open(sys.argv[2], 'w').write(str(child.pid))\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(200); self.end_headers(); self.wfile.write(b'{}')\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n")
+    port = free_port()
+    with VLLMServer([sys.executable, str(script), str(port), str(tmp_path / "child")], dict(os.environ),
+                    tmp_path / "s.log", port, startup_timeout=60) as server:
+        assert server.api_base == f"http://127.0.0.1:{port}/v1"
+        pids = [server.proc.pid, int((tmp_path / "child").read_text())]
+    time.sleep(0.5)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+def _alive(pid):
+    """Running (a killed child whose parent died stays a zombie until init reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_missing_data_fails_early_with_the_fix(tmp_path):
     specs = resolve_benchmarks(["gsm8k", {"name": "arith", "path": str(tmp_path / "none.jsonl")}])
     problems = check_benchmark_data(specs, str(tmp_path))
-    assert any(p.startswith("benchmark gsm8k needs $COMPASS_DATA_CACHE/data/gsm8k/") and "stage it by" in p
-               for p in problems)
+    assert any(p.startswith(f"benchmark gsm8k needs the folder {tmp_path}/data/gsm8k ($COMPASS_DATA_CACHE/data/gsm8k")
+               and "stage it by" in p for p in problems)
     assert any("none.jsonl" in p for p in problems)
     (tmp_path / "data" / "gsm8k").mkdir(parents=True)
     assert check_benchmark_data(resolve_benchmarks(["gsm8k"]), str(tmp_path)) == []

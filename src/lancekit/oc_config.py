@@ -63,6 +63,10 @@ class Benchmark:
     name: str
     kind: str  # "number" | "mc" (embedded jsonl) | "opencompass" (built-in dataset config)
     description: str = ""
+    # how OpenCompass scores it: "gen" (the model writes an answer: GenInferencer; runs on the
+    # eval backend, vLLM by default) or "ppl" (likelihood of each option: PPL/LL inferencers;
+    # always the HF backend, as a base model without chat template)
+    mode: str = "gen"
     # built-in OpenCompass benchmarks
     module: str = ""                 # dataset config module, imported inside read_base()
     variable: str = ""               # list of dataset dicts it defines
@@ -71,45 +75,102 @@ class Benchmark:
     summary_groups: tuple[str, str] | None = None  # (module, variable) defining summary_row
     dataset_prefix: str = ""         # dataset abbrs (for item counts) start with this
     requires: str = ""               # what else it needs offline (packages, caches)
+    # expression over one dataset dict `d` of `variable` giving the dict to run (a shot count
+    # that has no shipped config); "" = as shipped
+    transform: str = ""
+    stage: str = ""                  # how to stage its data offline (added to STAGE_HINT)
 
     @property
     def row(self) -> str:
         return self.summary_row or self.name
 
+    @property
+    def multi(self) -> bool:
+        """Made of several OpenCompass datasets (MMLU subjects, MGSM languages)."""
+        return bool(self.summary_groups)
 
-def _oc(name, module, variable, data, summary_row, description, *, groups=None, prefix="", requires=""):
-    return Benchmark(name=name, kind="opencompass", description=description,
+
+def _oc(name, module, variable, data, summary_row, description, *, groups=None, prefix="", requires="",
+        mode="gen", transform="", stage=""):
+    return Benchmark(name=name, kind="opencompass", description=description, mode=mode,
                      module=f"opencompass.configs.datasets.{module}", variable=variable,
                      data=tuple(data), summary_row=summary_row,
                      summary_groups=(f"opencompass.configs.summarizers.groups.{groups}",
                                      f"{groups}_summary_groups") if groups else None,
-                     dataset_prefix=prefix or summary_row, requires=requires)
+                     dataset_prefix=prefix or summary_row, requires=requires, transform=transform,
+                     stage=stage)
 
+
+_PT = "opencompass.openicl.icl_prompt_template.PromptTemplate"
+_FIXK = "opencompass.openicl.icl_retriever.FixKRetriever"
+_GEN = "opencompass.openicl.icl_inferencer.GenInferencer"
+# ARC-Challenge 25-shot (Open LLM Leaderboard v1): the shipped 5-shot ppl config
+# (ARC_c_few_shot_ppl: FixKRetriever over the dev file itself) with 25 fixed examples
+ARC_25SHOT = ("dict(d, infer_cfg=dict(d['infer_cfg'], retriever=dict(d['infer_cfg']['retriever'], "
+              "fix_id_list=list(range(25)))))")
+# GSM8K 5-shot (leaderboard v1 style): the first 5 train problems with their worked answers
+# ('#### N') as chat turns, then the test question; scored by the shipped Gsm8kEvaluator
+GSM8K_5SHOT = ("dict(d, infer_cfg=dict("
+               f"ice_template=dict(type={_PT!r}, template=dict(begin='</E>', round=["
+               "dict(role='HUMAN', prompt='Question: {question}\\nAnswer:'), "
+               "dict(role='BOT', prompt='{answer}\\n')]), ice_token='</E>'), "
+               f"retriever=dict(type={_FIXK!r}, fix_id_list=[0, 1, 2, 3, 4]), "
+               f"inferencer=dict(type={_GEN!r}, max_out_len=512)))")
+# Minerva Math (272 MIT OCW problems, Lewkowycz et al. 2022): no config ships with opencompass
+# 0.5.4; a jsonl {problem, solution} (the Qwen2.5-Math evaluation copy) read by CustomDataset,
+# MATH's 0-shot prompt and MATHVerifyEvaluator (it parses the \\boxed{} answer of `solution`)
+MINERVA_FILE = "data/minerva_math/test.jsonl"
 
 BENCHMARKS: dict[str, Benchmark] = {
     "arith": Benchmark("arith", "number", "arithmetic word problems (lancekit.arith_bench), "
                        "exact match on the last number"),
     "lance_mc": Benchmark("lance_mc", "mc", "general-knowledge multiple choice A-D "
                           "(data/benchmarks/lance_mc.jsonl), exact match on the letter"),
-    # The paper's set: module names as shipped in opencompass==0.5.4 (`<x>_gen` aliases).
-    "gsm8k": _oc("gsm8k", "gsm8k.gsm8k_gen", "gsm8k_datasets", ["data/gsm8k"], "gsm8k",
-                 "GSM8K test, 4-shot CoT (gsm8k_gen_1d7fe4)"),
-    "math": _oc("math", "math.math_gen", "math_datasets", ["data/math"], "math",
-                "MATH test (math_gen_a58d9d, MATHVerifyEvaluator)",
-                requires="python packages math-verify + latex2sympy2_extended (in envs/opencompass.txt)"),
-    "mmlu": _oc("mmlu", "mmlu.mmlu_gen", "mmlu_datasets", ["data/mmlu"], "mmlu",
-                "MMLU 57 subjects, 0-shot (mmlu_openai_simple_evals_gen_b618ea)",
-                groups="mmlu", prefix="lukaemon_mmlu_"),
-    "arc_c": _oc("arc_c", "ARC_c.ARC_c_gen", "ARC_c_datasets",
+    # --- Open LLM Leaderboard v1 (module names as shipped in opencompass==0.5.4)
+    "arc_c": _oc("arc_c", "ARC_c.ARC_c_few_shot_ppl", "ARC_c_datasets",
                  ["data/ARC/ARC-c/ARC-Challenge-Dev.jsonl"], "ARC-c",
-                 "ARC-Challenge dev (ARC_c_gen_1e0de5)"),
-    "hellaswag": _oc("hellaswag", "hellaswag.hellaswag_gen", "hellaswag_datasets",
-                     ["data/hellaswag"], "hellaswag", "HellaSwag val, 10-shot (hellaswag_10shot_gen_e42710)"),
-    "truthfulqa": _oc("truthfulqa", "truthfulqa.truthfulqa_gen", "truthfulqa_datasets", [],
-                      "truthful_qa", "TruthfulQA generation, BLEU (truthfulqa_gen_5ddc62)",
-                      requires="HF datasets cache of `truthful_qa`/generation under $HF_HOME "
-                               "(loaded with datasets.load_dataset, not from COMPASS_DATA_CACHE) and the "
-                               "`evaluate` metric `bleu` cached under $HF_HOME"),
+                 "ARC-Challenge dev, 25-shot, likelihood of each option (ARC_c_few_shot_ppl with 25 "
+                 "fixed examples)", mode="ppl", transform=ARC_25SHOT),
+    "hellaswag": _oc("hellaswag", "hellaswag.hellaswag_10shot_ppl_59c85e", "hellaswag_datasets",
+                     ["data/hellaswag"], "hellaswag",
+                     "HellaSwag val, 10-shot, likelihood of A-D (hellaswag_10shot_ppl_59c85e)", mode="ppl"),
+    "mmlu": _oc("mmlu", "mmlu.mmlu_ppl_ac766d", "mmlu_datasets", ["data/mmlu"], "mmlu",
+                "MMLU 57 subjects, 5-shot from dev, likelihood of A-D (mmlu_ppl_ac766d); score = "
+                "mean over subjects", groups="mmlu", prefix="lukaemon_mmlu_", mode="ppl"),
+    "truthfulqa": Benchmark("truthfulqa", "opencompass", "TruthfulQA multiple choice, 0-shot, mc2 "
+                            "(normalised likelihood mass on the true answers)", mode="ppl",
+                            summary_row="truthfulqa_mc2",
+                            requires="a TruthfulQA mc2 dataset config: opencompass 0.5.4 ships only "
+                                     "the generation (BLEU/judge) variant; not implemented yet"),
+    "gsm8k": _oc("gsm8k", "gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", ["data/gsm8k"], "gsm8k",
+                 "GSM8K test, 5-shot (first 5 train problems), exact match on the last number "
+                 "(gsm8k_gen_1d7fe4 with a FixKRetriever)", transform=GSM8K_5SHOT),
+    "winogrande": _oc("winogrande", "winogrande.winogrande_5shot_ll_252f01", "winogrande_datasets",
+                      ["data/winogrande"], "winogrande",
+                      "Winogrande dev, 5-shot, log-likelihood of the continuation "
+                      "(winogrande_5shot_ll_252f01)", mode="ppl"),
+    # --- maths suite
+    "math": _oc("math", "math.math_gen_a58d9d", "math_datasets", ["data/math"], "math",
+                "MATH test, 0-shot (math_gen_a58d9d, MATHVerifyEvaluator)",
+                requires="python packages math-verify + latex2sympy2_extended (in envs/opencompass.txt)"),
+    "mgsm": _oc("mgsm", "mgsm.mgsm_gen_d967bc", "mgsm_datasets", ["data/mgsm"], "mgsm",
+                "MGSM 11 languages, 0-shot (mgsm_gen_d967bc); score = mean over languages",
+                groups="mgsm", prefix="mgsm_"),
+    "olympiadbench": _oc("olympiadbench", "OlympiadBench.OlympiadBench_0shot_gen_be8b13",
+                         "olympiadbench_datasets", ["data/OlympiadBench"], "OlympiadBench",
+                         "OlympiadBench, 5 text-only open-ended categories, 0-shot "
+                         "(OlympiadBench_0shot_gen_be8b13); score = mean over categories",
+                         groups="OlympiadBench", prefix="OlympiadBench_",
+                         stage="the OlympiadBench folder has no download in opencompass 0.5.4: put "
+                               "the category jsonl files of the OlympiadBench release there"),
+    "minerva_math": Benchmark("minerva_math", "minerva", "Minerva Math (272 OCW problems), 0-shot, "
+                              "MATH prompt, MATHVerifyEvaluator", data=(MINERVA_FILE,),
+                              summary_row="minerva_math",
+                              stage="no opencompass config or download exists: copy "
+                                    "data/minerva_math/test.jsonl of the Qwen2.5-Math evaluation "
+                                    "(github.com/QwenLM/Qwen2.5-Math, evaluation/data) to "
+                                    "$COMPASS_DATA_CACHE/data/minerva_math/test.jsonl"),
+    # --- other OpenCompass benchmarks (not in the paper's tables)
     "bbh": _oc("bbh", "bbh.bbh_gen", "bbh_datasets", ["data/BBH/data"], "bbh",
                "BIG-Bench Hard 27 tasks, 3-shot CoT (bbh_gen_ee62e9)", groups="bbh", prefix="bbh-"),
     "humaneval": _oc("humaneval", "humaneval.humaneval_gen", "humaneval_datasets",
@@ -123,8 +184,38 @@ BENCHMARKS: dict[str, Benchmark] = {
                  "CMMLU 67 subjects, 0-shot CoT (cmmlu_0shot_cot_gen_305931)", groups="cmmlu",
                  prefix="cmmlu-"),
 }
-PAPER_BENCHMARKS = ("gsm8k", "math", "mmlu", "arc_c", "hellaswag", "truthfulqa", "bbh",
-                    "humaneval", "ceval", "cmmlu")
+LEADERBOARD_BENCHMARKS = ("arc_c", "hellaswag", "mmlu", "truthfulqa", "gsm8k", "winogrande")
+MATHS_BENCHMARKS = ("gsm8k", "math", "mgsm", "olympiadbench", "minerva_math")
+PAPER_BENCHMARKS = tuple(dict.fromkeys(LEADERBOARD_BENCHMARKS + MATHS_BENCHMARKS))
+# The paper's averages: plain means of the member benchmarks' scores (each benchmark's score is
+# already the mean over its own subsets where it has some: MMLU subjects, MGSM languages,
+# OlympiadBench categories). Import these, or call group_scores().
+BENCHMARK_GROUPS: dict[str, tuple[str, ...]] = {
+    "leaderboard": LEADERBOARD_BENCHMARKS,
+    "maths": MATHS_BENCHMARKS,
+}
+
+
+def group_scores(scores: dict[str, float], groups: dict[str, tuple[str, ...]] | None = None) -> dict[str, float | None]:
+    """{group: plain mean of its members' scores}; None where a member has no score."""
+    out: dict[str, float | None] = {}
+    for name, members in (BENCHMARK_GROUPS if groups is None else groups).items():
+        vals = [scores.get(m) for m in members]
+        out[name] = None if any(v is None for v in vals) else sum(vals) / len(vals)
+    return out
+
+
+def backend_of(benchmark: str, backend: str) -> str:
+    """Where one benchmark runs: "vllm" (generation with eval.backend vllm), "hf" (generation
+    with eval.backend hf) or "ppl" (likelihood benchmarks: always HF, base-model style)."""
+    if backend not in BACKENDS:
+        raise BenchmarkError(f"eval backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if BENCHMARKS[benchmark].mode == "ppl":
+        return "ppl"
+    return backend
+
+
+BACKENDS = ("vllm", "hf")
 
 
 class BenchmarkError(ValueError):
@@ -171,7 +262,7 @@ def resolve_benchmarks(request: list, *, default_paths: dict[str, str] | None = 
             raise BenchmarkError(f"benchmark {name!r} requested twice")
         seen.add(name)
         bench = BENCHMARKS[registered]
-        spec = {"name": name, "kind": bench.kind, "benchmark": registered}
+        spec = {"name": name, "kind": bench.kind, "benchmark": registered, "mode": bench.mode}
         if bench.kind in ("number", "mc"):
             path = item.get("path") or default_paths.get(name) or default_paths.get(registered)
             if not path:
@@ -185,13 +276,17 @@ def resolve_benchmarks(request: list, *, default_paths: dict[str, str] | None = 
 
 
 def check_benchmark_data(specs: list[dict], compass_data_cache: str | None) -> list[str]:
-    """Problems that would make OpenCompass try to download or crash; [] when all is in place."""
+    """Problems that would make OpenCompass try to download or crash; [] when all is in place.
+    Each names the exact folder or file to stage and how."""
     problems = []
     for spec in specs:
         bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
         if bench.kind in ("number", "mc"):
             if not os.path.isfile(spec["path"]):
                 problems.append(f"benchmark {spec['name']} needs {spec['path']} (not found)")
+            continue
+        if bench.kind == "opencompass" and not bench.module:
+            problems.append(f"benchmark {bench.name} cannot run: {bench.requires}")
             continue
         if bench.data and not compass_data_cache:
             problems.append(f"benchmark {bench.name} needs $COMPASS_DATA_CACHE/{bench.data[0]} but "
@@ -200,8 +295,9 @@ def check_benchmark_data(specs: list[dict], compass_data_cache: str | None) -> l
         for rel in bench.data:
             full = os.path.join(compass_data_cache, rel)
             if not os.path.exists(full):
-                problems.append(f"benchmark {bench.name} needs $COMPASS_DATA_CACHE/{rel}/ "
-                                f"({full} not found); {STAGE_HINT}")
+                kind = "file" if os.path.splitext(rel)[1] else "folder"
+                problems.append(f"benchmark {bench.name} needs the {kind} {full} "
+                                f"($COMPASS_DATA_CACHE/{rel}, not found); {bench.stage or STAGE_HINT}")
         if bench.requires and not bench.data:
             problems.append(f"benchmark {bench.name} cannot be checked offline; it needs: {bench.requires}")
     return problems
@@ -248,6 +344,96 @@ def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
     }
 
 
+MATH_PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
+
+
+def _minerva_dataset(compass_data_cache_expr: str, test_range: str | None) -> dict:
+    reader = {"input_columns": ["problem"], "output_column": "solution"}
+    if test_range:
+        reader["test_range"] = test_range
+    return {
+        "abbr": "minerva_math",
+        "type": "opencompass.datasets.custom.CustomDataset",
+        "path": compass_data_cache_expr,
+        "reader_cfg": reader,
+        "infer_cfg": {
+            "prompt_template": {"type": "opencompass.openicl.icl_prompt_template.PromptTemplate",
+                                "template": {"round": [{"role": "HUMAN", "prompt": MATH_PROMPT}]}},
+            "retriever": {"type": "opencompass.openicl.icl_retriever.ZeroRetriever"},
+            "inferencer": {"type": "opencompass.openicl.icl_inferencer.GenInferencer"},
+        },
+        "eval_cfg": {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}},
+    }
+
+
+# settings of the vLLM generation backend (config eval.vllm)
+DEFAULT_VLLM: dict[str, Any] = {
+    "dtype": None,            # None: the eval dtype (settings.dtype), so both backends agree
+    "kvcache_gib": 2,         # VLLM_CPU_KVCACHE_SPACE on CPU
+    "max_num_seqs": 256,      # requests in flight (OpenCompass sends a whole batch at once)
+    "gpu_memory_utilization": 0.85,
+    "tensor_parallel_size": 1,
+    "startup_timeout": 600,   # seconds until the server must answer
+    "extra_args": [],         # more `vllm serve` arguments
+}
+VLLM_MODEL_CLASS = "lancekit.oc_model.LanceOpenAIModel"
+PPL_MODEL_CLASS = "lancekit.oc_model.LanceHFBaseModel"
+
+
+def merged_vllm(vllm: dict | None) -> dict:
+    unknown = set(vllm or {}) - set(DEFAULT_VLLM)
+    if unknown:
+        raise BenchmarkError(f"unknown eval.vllm settings: {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(DEFAULT_VLLM)}")
+    return {**DEFAULT_VLLM, **(vllm or {})}
+
+
+def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_code: bool = False,
+                 backend: str = "hf", api_base: str | None = None, concurrency: int | None = None) -> dict:
+    """The OpenCompass model dict of one backend group: "hf" (chat model, transformers), "ppl"
+    (base model without chat template: likelihood benchmarks) or "vllm" (OpenAI-compatible chat
+    API of a local `vllm serve`, greedy: temperature 0; the server applies the model's own chat
+    template, as the HF chat model does)."""
+    s = merged_settings(settings)
+    path = os.path.abspath(os.fspath(model_path))
+    if backend == "vllm":
+        if not api_base:
+            raise BenchmarkError("the vllm backend needs the server's api_base")
+        n = int(concurrency or s["batch_size"])
+        return {
+            "type": VLLM_MODEL_CLASS,
+            "abbr": model_abbr,
+            "path": model_abbr,               # the server's --served-model-name
+            "tokenizer_path": path,           # prompt lengths counted with the model's tokenizer
+            "trust_remote_code": bool(trust_remote_code),
+            "key": "EMPTY",
+            "openai_api_base": api_base,
+            "query_per_second": 10000,        # no rate limit: a local server
+            "max_workers": n,                 # concurrent requests = vLLM's continuous batch
+            "batch_size": n,
+            "retry": 2,
+            "temperature": 0.0,               # greedy
+            "max_out_len": int(s["max_out_len"]),
+            "max_seq_len": int(s["max_seq_len"]),
+            "run_cfg": {"num_gpus": 0},       # the GPU belongs to the server
+        }
+    model = {
+        "type": PPL_MODEL_CLASS if backend == "ppl" else MODEL_CLASS,
+        "abbr": model_abbr,
+        "path": path,
+        # OpenCompass's HF models default to trust_remote_code=True: say it explicitly, both places
+        "model_kwargs": {"torch_dtype": s["dtype"], "trust_remote_code": bool(trust_remote_code)},
+        "tokenizer_kwargs": {"trust_remote_code": bool(trust_remote_code)},
+        "max_out_len": int(s["max_out_len"]),
+        "max_seq_len": int(s["max_seq_len"]),
+        "batch_size": int(s["batch_size"]),
+        "run_cfg": {"num_gpus": int(s["num_gpus"])},
+    }
+    if backend != "ppl":
+        model["generation_kwargs"] = dict(s["generation_kwargs"])
+    return model
+
+
 def merged_settings(settings: dict | None) -> dict:
     unknown = set(settings or {}) - set(DEFAULT_SETTINGS)
     if unknown:
@@ -266,29 +452,19 @@ def _assign(name: str, value) -> str:
 
 
 def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], settings: dict,
-                       trust_remote_code: bool = False) -> str:
+                       trust_remote_code: bool = False, *, backend: str = "hf",
+                       api_base: str | None = None, concurrency: int | None = None) -> str:
     """Python config text for `opencompass <file> -w <work_dir>`.
 
-    `datasets` are specs from `resolve_benchmarks` ({"name", "kind", "path"?}). Types are dotted
-    import paths (strings), so the text has no imports except the built-in dataset configs.
+    `datasets` are specs from `resolve_benchmarks` ({"name", "kind", "path"?}), all of one
+    backend group (`backend_of`); `backend` picks the model (see `model_config`). Types are
+    dotted import paths (strings), so the text has no imports except the built-in dataset configs.
     """
     if not datasets:
         raise BenchmarkError("no benchmarks to evaluate")
     s = merged_settings(settings)
     test_range = _test_range(s["limit"])
-    model = {
-        "type": MODEL_CLASS,
-        "abbr": model_abbr,
-        "path": os.path.abspath(os.fspath(model_path)),
-        # OpenCompass's HF models default to trust_remote_code=True: say it explicitly, both places
-        "model_kwargs": {"torch_dtype": s["dtype"], "trust_remote_code": bool(trust_remote_code)},
-        "tokenizer_kwargs": {"trust_remote_code": bool(trust_remote_code)},
-        "max_out_len": int(s["max_out_len"]),
-        "max_seq_len": int(s["max_seq_len"]),
-        "batch_size": int(s["batch_size"]),
-        "generation_kwargs": dict(s["generation_kwargs"]),
-        "run_cfg": {"num_gpus": int(s["num_gpus"])},
-    }
+    model = model_config(model_path, model_abbr, s, trust_remote_code, backend, api_base, concurrency)
     lines = [
         "# Generated by lancekit.oc_config.render_eval_config; do not edit by hand.",
         f"# Run: opencompass <this file> -w <work_dir> --max-num-workers {int(s['max_num_workers'])}",
@@ -306,16 +482,23 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
         lines.append(f"prompt_number = {NUMBER_PROMPT!r}")
     if "mc" in kinds:
         lines.append(f"prompt_mc = {MC_PROMPT!r}")
+    if "minerva" in kinds:
+        lines += ["import os", "minerva_path = os.path.join(os.environ.get('COMPASS_DATA_CACHE', '.'), "
+                  f"{MINERVA_FILE!r})"]
     lines += ["", _assign("models", [model]), ""]
     parts = []
     for spec in datasets:
+        bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
         if spec["kind"] == "opencompass":
-            var = BENCHMARKS[spec.get("benchmark", spec["name"])].variable
+            var = bench.variable
+            expr = bench.transform or "d"
             if test_range:
-                lines.append(f"bench_{spec['name']} = [dict(d, reader_cfg=dict(d['reader_cfg'], "
-                             f"test_range={test_range!r})) for d in {var}]")
-            else:
-                lines.append(f"bench_{spec['name']} = list({var})")
+                expr = f"dict({expr}, reader_cfg=dict(d['reader_cfg'], test_range={test_range!r}))"
+            lines.append(f"bench_{spec['name']} = [{expr} for d in {var}]" if expr != "d"
+                         else f"bench_{spec['name']} = list({var})")
+        elif spec["kind"] == "minerva":
+            text = _assign(f"bench_{spec['name']}", [_minerva_dataset("__MINERVA__", test_range)])
+            lines.append(text.replace("'__MINERVA__'", "minerva_path"))
         else:
             text = _assign(f"bench_{spec['name']}", [_embedded_dataset(spec, test_range)])
             lines.append(text.replace("'__PROMPT_NUMBER__'", "prompt_number").replace("'__PROMPT_MC__'", "prompt_mc"))
@@ -325,6 +508,18 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
     if groups:
         lines += ["", "summarizer = dict(summary_groups=" + " + ".join(var for _, var in groups) + ")"]
     return "\n".join(lines) + "\n"
+
+
+def dataset_abbrs_of(spec: dict, result_files: list[str]) -> list[str]:
+    """The OpenCompass dataset abbrs of one benchmark, in a fixed order: its own name (embedded),
+    its summary row (one dataset), or, for benchmarks made of several datasets, the result files'
+    names with its prefix, sorted (the same order for every model)."""
+    bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
+    if bench.kind != "opencompass":
+        return [spec["name"]]
+    if not bench.multi:
+        return [bench.row]
+    return sorted(f for f in result_files if f.startswith(bench.dataset_prefix))
 
 
 # ----------------------------------------------------------------------------- summaries

@@ -34,3 +34,35 @@ class LanceHFChatModel(HuggingFacewithChatTemplate):
     def _load_tokenizer(self, path: str | None, kwargs: dict, pad_token_id: int | None = None):
         super()._load_tokenizer(path, kwargs, pad_token_id)
         add_batch_encode_plus(self.tokenizer)
+
+
+from opencompass.models.huggingface_above_v4_33 import HuggingFaceBaseModel  # noqa: E402
+from opencompass.models.openai_api import OpenAISDK  # noqa: E402
+
+
+class LanceHFBaseModel(HuggingFaceBaseModel):
+    """HuggingFaceBaseModel (no chat template: the likelihood benchmarks, PPL/LL inferencers)
+    with the same transformers-5 tokenizer shim."""
+
+    def _load_tokenizer(self, path: str | None, kwargs: dict, pad_token_id: int | None = None):
+        super()._load_tokenizer(path, kwargs, pad_token_id)
+        add_batch_encode_plus(self.tokenizer)
+
+
+class LanceOpenAIModel(OpenAISDK):
+    """OpenAISDK against our local `vllm serve` (lancekit.oc_vllm).
+
+    Differs from OpenAISDK in one place: the tokenizer that counts prompt tokens is the model's
+    own (`tokenizer_path` = the model folder), loaded offline with `trust_remote_code` only when
+    the pipeline sets it (OpenAISDK always passes True, and tries tiktoken first)."""
+
+    def __init__(self, *args, trust_remote_code: bool = False, **kwargs):
+        self.trust_remote_code = bool(trust_remote_code)
+        super().__init__(*args, **kwargs)
+
+    def _init_tokenizer(self):
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path,
+                                                       trust_remote_code=self.trust_remote_code)
+        self.tokenizer_type = "hf"

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -29,14 +30,19 @@ from .oc_config import (
     BENCHMARKS,
     BenchmarkError,
     MissingBenchmarksError,
+    backend_of,
     check_benchmark_data,
+    dataset_abbrs_of,
     find_summary_csv,
     merged_settings,
+    merged_vllm,
     parse_summary_csv,
     render_eval_config,
     require_scores,
     resolve_benchmarks,
 )
+from .oc_items import ItemError, benchmark_items, check_item_scores
+from .oc_vllm import VLLMServer, VLLMServerError, free_port, server_argv, server_env, terminate_on_signals
 from .progress import model_fingerprint
 
 SRC = Path(__file__).resolve().parents[1]
@@ -204,7 +210,8 @@ def run_opencompass(argv: list[str], work_dir: Path, env: dict, log_path: Path,
         tailer = LogTailer(work_dir, before, sink)
         tailer.start()
         proc = subprocess.Popen(argv, cwd=work_dir, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+                                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+                                start_new_session=True)
         try:
             for line in proc.stdout:
                 m = _EXP_FOLDER.search(line)
@@ -212,9 +219,16 @@ def run_opencompass(argv: list[str], work_dir: Path, env: dict, log_path: Path,
                     run_dir = Path(m.group(1)) if Path(m.group(1)).is_absolute() else work_dir / m.group(1)
                 sink(line.rstrip("\n"))
             rc = proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
+        except BaseException:  # Ctrl-C, SIGTERM (terminate_on_signals), anything: stop its task processes too
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(proc.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
             raise
         finally:
             tailer.stop.set()
@@ -239,32 +253,133 @@ def read_scores(run_dir: Path | None, rc: int, abbr: str, names: list[str], work
     return scores, csv_path
 
 
+def vllm_python() -> str:
+    """The vLLM environment's python: $LANCE_PY_VLLM, else built/found by lancekit.envs."""
+    py = os.environ.get("LANCE_PY_VLLM")
+    if py:
+        return py
+    from . import envs
+    try:
+        return str(envs.ensure("vllm"))
+    except envs.EnvError as e:
+        fail(f"the vllm eval backend needs the vLLM environment: {e}")
+
+
+def on_gpu() -> bool:
+    from .envs import has_nvidia_gpu
+    return has_nvidia_gpu()
+
+
+def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
+              work_dir: Path, trust_remote_code: bool) -> tuple[dict, dict, Path, Path]:
+    """One OpenCompass run for the benchmarks of one backend group ("vllm", "hf" or "ppl");
+    returns (scores, parsed summary rows, run folder, summary CSV)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config_path = work_dir / f"eval_{abbr}.py"
+    concurrency = int(vllm["max_num_seqs"]) if group == "vllm" else None
+
+    def render(api_base):
+        return render_eval_config(str(model), abbr, specs, settings, trust_remote_code, backend=group,
+                                  api_base=api_base, concurrency=concurrency)
+
+    # the server's port changes from run to run: not part of what makes a run reusable
+    reuse = reusable_run(work_dir, render("http://127.0.0.1:PORT/v1" if group == "vllm" else None)
+                         + (repr(sorted(vllm.items())) if group == "vllm" else ""), str(model))
+    log_path = work_dir / f"opencompass_{abbr}.log"
+    env = child_env(work_dir, settings)
+    env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+
+    def run(api_base=None):
+        write_text_atomic(config_path, render(api_base))
+        argv = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
+                "--max-num-workers", str(int(settings["max_num_workers"])), "--dump-eval-details", "true"]
+        if reuse is not None:  # a killed evaluation of the same model and config: its finished parts stay
+            argv += ["--reuse", reuse.name]
+            log(f"[{group}] reusing the finished predictions and results of {reuse}")
+        log(f"[{group}] config {config_path}")
+        log(f"[{group}] running: " + " ".join(argv))
+        return run_opencompass(argv, work_dir, env, log_path, reuse)
+
+    if group == "vllm":
+        gpu = on_gpu()
+        port = free_port()
+        argv = server_argv(vllm_python(), str(model), abbr, port, vllm, dtype=settings["dtype"],
+                           max_model_len=settings["max_seq_len"], trust_remote_code=trust_remote_code,
+                           on_gpu=gpu)
+        server_log = work_dir / f"vllm_server_{abbr}.log"
+        log(f"[vllm] starting the vLLM server (log {server_log}): " + " ".join(argv))
+        try:
+            with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu), server_log, port,
+                            vllm["startup_timeout"]) as server:
+                log(f"[vllm] server ready at {server.api_base} in {server.startup_seconds:.0f} s")
+                rc, run_dir = run(server.api_base)
+            log("[vllm] server stopped")
+        except VLLMServerError as e:
+            fail(str(e))
+    else:
+        rc, run_dir = run()
+    scores, csv_path = read_scores(run_dir, rc, abbr, [s["name"] for s in specs], work_dir, log_path)
+    return scores, parse_summary_csv(csv_path, abbr), run_dir, csv_path
+
+
+def read_items(run_dir: Path, abbr: str, spec: dict, parsed: dict) -> dict:
+    """Per-item scores of one benchmark, checked against the summary: each dataset's score is
+    100 x the mean of its items' scores (EvalError otherwise)."""
+    res_dir = run_dir / "results" / abbr
+    files = [p.stem for p in res_dir.glob("*.json")] if res_dir.is_dir() else []
+    try:
+        items = benchmark_items(run_dir, abbr, dataset_abbrs_of(spec, files))
+    except ItemError as e:
+        fail(f"benchmark {spec['name']}: no per-item scores: {e}")
+    problems = check_item_scores(items, parsed)
+    if problems:
+        fail(f"benchmark {spec['name']}: per-item scores disagree with the summary: " + "; ".join(problems))
+    return items
+
+
 def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: str, out: str,
-             trust_remote_code: bool = False) -> dict:
-    """Score `model` on `benchmarks` (names, or {"name", "path"} for the embedded jsonl ones)."""
+             trust_remote_code: bool = False, backend: str = "hf", vllm: dict | None = None) -> dict:
+    """Score `model` on `benchmarks` (names, or {"name", "path"} for the embedded jsonl ones).
+
+    Generation benchmarks run on `backend` ("vllm": a local vLLM server behind OpenCompass's
+    OpenAI-API model; "hf": transformers), likelihood (ppl) benchmarks always on HF. Each group
+    is its own OpenCompass run: in `work_dir` itself when there is one group, else in
+    `work_dir/<group>`."""
     t0 = time.time()
     work_dir, model = Path(work_dir).resolve(), Path(model).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     settings, specs = checked_request(model, abbr, benchmarks, settings)
-    config_path = work_dir / f"eval_{abbr}.py"
-    config_text = render_eval_config(str(model), abbr, specs, settings, trust_remote_code)
-    reuse = reusable_run(work_dir, config_text, str(model))
-    write_text_atomic(config_path, config_text)
-    argv = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
-            "--max-num-workers", str(int(settings["max_num_workers"]))]
-    if reuse is not None:  # a killed evaluation of the same model and config: its finished parts stay
-        argv += ["--reuse", reuse.name]
-        log(f"reusing the finished predictions and results of {reuse}")
-    log(f"config {config_path}")
-    log("running: " + " ".join(argv))
-    log_path = work_dir / f"opencompass_{abbr}.log"
-    rc, run_dir = run_opencompass(argv, work_dir, child_env(work_dir, settings), log_path, reuse)
-    scores, csv_path = read_scores(run_dir, rc, abbr, [s["name"] for s in specs], work_dir, log_path)
+    try:
+        vllm = merged_vllm(vllm)
+        groups: dict[str, list[dict]] = {}
+        for spec in specs:
+            groups.setdefault(backend_of(spec.get("benchmark", spec["name"]), backend), []).append(spec)
+    except BenchmarkError as e:
+        fail(str(e))
+    scores, items, n_items, runs = {}, {}, {}, {}
+    with terminate_on_signals():
+        for group, group_specs in groups.items():
+            gdir = work_dir if len(groups) == 1 else work_dir / group
+            g0 = time.time()
+            gscores, parsed, run_dir, csv_path = run_group(group, group_specs, model, abbr, settings, vllm,
+                                                           gdir, trust_remote_code)
+            scores.update(gscores)
+            for spec in group_specs:
+                items[spec["name"]] = read_items(run_dir, abbr, spec, parsed)
+                n_items[spec["name"]] = count_items(run_dir, abbr, spec)
+            runs[group] = {"benchmarks": [s["name"] for s in group_specs], "run_dir": str(run_dir),
+                           "summary_csv": str(csv_path), "seconds": round(time.time() - g0, 1)}
+    order = [s["name"] for s in specs]
+    scores = {k: scores[k] for k in order}
+    first = next(iter(runs.values()))
     summary = {"model": str(model), "abbr": abbr, "scores": scores,
                "mean": round(sum(scores.values()) / len(scores), 4),
-               "n_items": {s["name"]: count_items(run_dir, abbr, s) for s in specs},
-               "work_dir": str(work_dir), "run_dir": str(run_dir), "summary_csv": str(csv_path),
-               "settings": settings, "seconds": round(time.time() - t0, 1)}
+               "n_items": {k: n_items[k] for k in order},
+               "items": {k: items[k] for k in order},
+               "backend": backend, "runs": runs,
+               "work_dir": str(work_dir), "run_dir": first["run_dir"], "summary_csv": first["summary_csv"],
+               "settings": settings, "vllm": vllm if "vllm" in groups else None,
+               "seconds": round(time.time() - t0, 1)}
     write_json(out, summary)
     log(f"scores {scores} mean {summary['mean']} n_items {summary['n_items']} ({summary['seconds']} s) -> {out}")
     return summary

@@ -308,8 +308,8 @@ def self_instruct_requests(seeds: list[dict], pool: list[dict], p: prompts.Promp
     lists K example tasks (``cfg["demos"]``): the record's own task first, then K-1 others of the
     whole seed (``pool``, in id order: the same whatever the shard) drawn with the request's own
     seed, and asks for one more task on one line (the answer is made to start with ``Final
-    Answer:`` and stops at the newline); ``cfg["instructions_per_seed"]`` samples each. The
-    record is the new tasks' parent in the lineage."""
+    Answer:``; the task is its first non-empty line, see build_task_groups);
+    ``cfg["instructions_per_seed"]`` samples each. The record is the new tasks' parent."""
     reqs = []
     for r in seeds:
         rng = random.Random(request_seed(seed, "self_instruct_demos", r["id"]))
@@ -318,23 +318,34 @@ def self_instruct_requests(seeds: list[dict], pool: list[dict], p: prompts.Promp
         msgs = prompts.self_instruct_messages(p, demos)
         msgs.append({"role": "assistant", "content": TASK_PREFIX})
         reqs.append({"key": r["id"], "messages": msgs, "n": cfg["instructions_per_seed"],
-                     "seed": request_seed(seed, "instruction", r["id"]), "stop": ["\n"],
+                     "seed": request_seed(seed, "instruction", r["id"]), "stop": ["\n\n"],
                      "max_tokens": max_tokens})
     return reqs
 
 
+def first_line(text: str, finish_reason: str) -> tuple[str | None, str]:
+    """The task a Self-Instruct answer holds: its first non-empty line (a small model often
+    starts on a new line after the prefix, or runs on into more tasks). The line is complete,
+    so not truncated, when a newline follows it."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if not lines:
+        return None, finish_reason
+    complete = finish_reason == "stop" or "\n" in text[text.index(lines[0]) + len(lines[0]):]
+    return " ".join(lines[0].split()), "stop" if complete else finish_reason
+
+
 def build_task_groups(seeds: list[dict], completions: list[list[dict]], iteration: int,
                       generator: str) -> list[dict]:
-    """One "low"-branch group per seed record holding the tasks written from its prompt (the text
-    itself is the task: no ``Final Answer:`` to find); responses are attached as for LANCE."""
+    """One "low"-branch group per seed record holding the tasks written from its prompt (the
+    first line of each answer: no ``Final Answer:`` to find); responses are attached as for LANCE."""
     groups = []
     for rec, comps in zip(seeds, completions, strict=True):
         g = _group(rec, "low", iteration, generator)
         g["instructions"] = []
         for k, c in enumerate(comps):
-            text = " ".join(c["text"].split()) or None
+            text, finish = first_line(c["text"], c["finish_reason"])
             g["instructions"].append({"id": stable_id(f"t{iteration}i", rec["id"], str(k)), "sample": k,
-                                      "text": text, "raw": c["text"], "finish_reason": c["finish_reason"],
+                                      "text": text, "raw": c["text"], "finish_reason": finish,
                                       "num_tokens": c.get("num_tokens", 0), "responses": []})
         groups.append(g)
     return groups

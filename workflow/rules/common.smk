@@ -425,7 +425,9 @@ def annotate_settings(method):
     out = {"method": method, "shuffle_seed": config["annotate"]["shuffle_seed"]}
     out["min_chars"] = config["annotate"]["min_chars"]
     if method == "i_sheep":
-        out.update(health=health, i_sheep={k: config["i_sheep"][k] for k in ("threshold", "cumulative")})
+        out.update(
+            health=health, i_sheep={k: config["i_sheep"][k] for k in ("threshold", "cumulative")}
+        )
     if method == "spin":
         out["spin"] = {"keep_previous": config["spin"]["keep_previous"]}
     return out

@@ -1,5 +1,5 @@
-# Algorithm step 8 (OpenCompass): the base model, M_0 and every M_t on the benchmark suite.
-# results/{run}/eval/summary.json (one score per benchmark and their mean) is parsed from
+# Algorithm step 8 (OpenCompass): the base model, M_0 and every method's M_t on the benchmark
+# suite. results/{run}/eval/summary.json (run: base, iter0, <method>/iter<t>) (one score per benchmark and their mean) is parsed from
 # OpenCompass's summary CSV; OpenCompass's own output folder lies beside it.
 
 
@@ -35,7 +35,7 @@ rule evaluate:
     benchmark:
         "results/benchmarks/{run}/evaluate.tsv"
     wildcard_constraints:
-        run=r"base|iter\d+",
+        run=r"base|iter0|(" + "|".join(METHODS) + r")/iter[1-9]\d*",
     conda:
         engine_conda("opencompass")
     threads: res("opencompass", "threads", 8)
@@ -47,6 +47,8 @@ rule evaluate:
             {
                 "benchmarks": config["eval"]["benchmarks"],
                 "eval": config["eval"]["settings"],
+                "backend": config["eval"]["backend"],
+                "vllm": config["eval"]["vllm"],
                 **model_settings(),
             }
         ),
