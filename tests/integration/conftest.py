@@ -5,7 +5,9 @@ The run is a crash test too. It is killed with kill -9 three times and run again
 with the README's `./lance`, as a user would after a crash:
 1. every process of the run, once M_0's training has written its first checkpoint;
 2. every process, once `generate` has its first chunk of completions on disk;
-3. Snakemake alone, in the middle of M_1's evaluation (the job runs on, orphaned, to its end).
+3. Snakemake alone, in the middle of LANCE M_1's evaluation (the job runs on, orphaned, to its end).
+The second and third runs aim at LANCE's files only, so that the moment comes soon; the last run
+does everything else (the other five methods, the report).
 What each kill left behind is recorded in faults.json for tests/integration/test_faults.py.
 """
 
@@ -27,11 +29,14 @@ def run(tmp_path_factory):
     faults["checkpoints_at_kill"] = sorted(p.name for p in ckpt.parents[1].glob("checkpoint-*"))
 
     progress = res / "lance/iter1/shards/generate/0-of-1.json.progress.jsonl"
-    run_until(wd, lambda: progress.is_file() and b"\n" in progress.read_bytes(), "run2-killed-in-generate.out")
+    # towards LANCE's generate only: with six methods, the whole run would get there late
+    run_until(wd, lambda: progress.is_file() and b"\n" in progress.read_bytes(), "run2-killed-in-generate.out",
+              "results/lance/iter1/raw.json")
     (wd / "generate-progress-at-kill.jsonl").write_bytes(progress.read_bytes())
 
     evaluating = res / "lance/iter1/eval/opencompass/lance_eval.fingerprint"
-    run_until(wd, evaluating.is_file, "run3-snakemake-killed.out", whole_group=False)
+    run_until(wd, evaluating.is_file, "run3-snakemake-killed.out", "results/lance/iter1/eval/summary.json",
+              whole_group=False)
     faults["eval_summary_written_by_orphan"] = (res / "lance/iter1/eval/summary.json").is_file()
 
     run_lance(wd, log="run4.out")

@@ -33,12 +33,13 @@ def run_lance(workdir: Path, *args: str, configfile: Path = CONFIG, log: str = "
     return proc
 
 
-def run_until(workdir: Path, moment: Callable[[], bool], log: str, whole_group: bool = True,
+def run_until(workdir: Path, moment: Callable[[], bool], log: str, *targets: str, whole_group: bool = True,
               timeout: float = 1800) -> None:
-    """./lance until `moment()` is true, then kill -9: the whole process group (Snakemake and
-    the job it runs: a lost node), or Snakemake alone (its job runs on, orphaned, to its end)."""
+    """./lance (towards `targets`, else everything) until `moment()` is true, then kill -9: the
+    whole process group (Snakemake and the job it runs: a lost node), or Snakemake alone (its job
+    runs on, orphaned, to its end)."""
     with open(workdir / log, "w") as out:
-        proc = subprocess.Popen(lance_argv(workdir), cwd=ROOT, env=_env(), stdout=out,
+        proc = subprocess.Popen(lance_argv(workdir, *targets), cwd=ROOT, env=_env(), stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + timeout
         while not moment():
