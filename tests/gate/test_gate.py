@@ -54,6 +54,9 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
       "review_new": 128, "review_seed_gather": 12, "generate_gather": 21, "review_new_gather": 16, "clean": 17,
       "annotate": 21}),
     ((), {"shards": 3, "iters": 1}, {"review_seed": 3, "generate": 3, "review_new": 3, "generate_gather": 1}),
+    # the paper's comparison at CPU scale: LANCE, Self-Instruct, SPIN, I-SHEEP, one iteration each
+    (("config/compare.yaml",), None, {"train_m0": 1, "train_sft": 3, "train_dpo": 2, "evaluate": 6,
+                                       "generate": 4, "review_seed": 1, "review_new": 2}),
     (("tests/integration/e2e.yaml",), None, {"train_m0": 1, "train_sft": 4, "train_dpo": 3, "evaluate": 8,
                                               "generate": 6, "review_seed": 3, "review_new": 4}),
     # M_0 is a hub model itself: nothing trains it, nothing downloads it
