@@ -315,24 +315,16 @@ def _test_range(limit) -> str | None:
     return f"[0:{limit}]"
 
 
-def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
-    reader = {"input_columns": ["question"], "output_column": "answer"}
-    if spec["kind"] == "mc":
-        reader["input_columns"] = ["question", "A", "B", "C", "D"]
-        prompt = "__PROMPT_MC__"
-        eval_cfg = {"evaluator": {"type": "opencompass.openicl.icl_evaluator.AccEvaluator"},
-                    "pred_postprocessor": {"type": "opencompass.utils.text_postprocessors.first_option_postprocess",
-                                           "options": "ABCD"}}
-    else:
-        prompt = "__PROMPT_NUMBER__"
-        eval_cfg = {"evaluator": {"type": "opencompass.datasets.gsm8k.Gsm8kEvaluator"},
-                    "pred_postprocessor": {"type": NUMBER_POSTPROCESS}}
+def _jsonl_gen_dataset(abbr: str, path: str, columns: list[str], answer: str, prompt: str,
+                       eval_cfg: dict, test_range: str | None) -> dict:
+    """A zero-shot generation dataset read from a JSONL file (OpenCompass CustomDataset)."""
+    reader = {"input_columns": columns, "output_column": answer}
     if test_range:
         reader["test_range"] = test_range
     return {
-        "abbr": spec["name"],
+        "abbr": abbr,
         "type": "opencompass.datasets.custom.CustomDataset",
-        "path": spec["path"],
+        "path": path,
         "reader_cfg": reader,
         "infer_cfg": {
             "prompt_template": {"type": "opencompass.openicl.icl_prompt_template.PromptTemplate",
@@ -344,26 +336,25 @@ def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
     }
 
 
+def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
+    if spec["kind"] == "mc":
+        columns, prompt = ["question", "A", "B", "C", "D"], "__PROMPT_MC__"
+        eval_cfg = {"evaluator": {"type": "opencompass.openicl.icl_evaluator.AccEvaluator"},
+                    "pred_postprocessor": {"type": "opencompass.utils.text_postprocessors.first_option_postprocess",
+                                           "options": "ABCD"}}
+    else:
+        columns, prompt = ["question"], "__PROMPT_NUMBER__"
+        eval_cfg = {"evaluator": {"type": "opencompass.datasets.gsm8k.Gsm8kEvaluator"},
+                    "pred_postprocessor": {"type": NUMBER_POSTPROCESS}}
+    return _jsonl_gen_dataset(spec["name"], spec["path"], columns, "answer", prompt, eval_cfg, test_range)
+
+
 MATH_PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
 
 
 def _minerva_dataset(compass_data_cache_expr: str, test_range: str | None) -> dict:
-    reader = {"input_columns": ["problem"], "output_column": "solution"}
-    if test_range:
-        reader["test_range"] = test_range
-    return {
-        "abbr": "minerva_math",
-        "type": "opencompass.datasets.custom.CustomDataset",
-        "path": compass_data_cache_expr,
-        "reader_cfg": reader,
-        "infer_cfg": {
-            "prompt_template": {"type": "opencompass.openicl.icl_prompt_template.PromptTemplate",
-                                "template": {"round": [{"role": "HUMAN", "prompt": MATH_PROMPT}]}},
-            "retriever": {"type": "opencompass.openicl.icl_retriever.ZeroRetriever"},
-            "inferencer": {"type": "opencompass.openicl.icl_inferencer.GenInferencer"},
-        },
-        "eval_cfg": {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}},
-    }
+    return _jsonl_gen_dataset("minerva_math", compass_data_cache_expr, ["problem"], "solution", MATH_PROMPT,
+                              {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}}, test_range)
 
 
 # settings of the vLLM generation backend (config eval.vllm)
