@@ -492,13 +492,6 @@ def get_dpo_start(wildcards):
     return f"{iter_dir(wildcards)}/sft_model"
 
 
-def get_data_targets(t, method="lance"):
-    return [
-        f"results/{method}/iter{t}/{name}"
-        for name in ("sft.json", "dpo.json", "dataset_info.json", "next_seed.json")
-    ]
-
-
 def get_final_targets():
     return ["results/report/report.md"]
 
