@@ -14,7 +14,7 @@ opencompass process and of the task processes it spawns (scripts/evaluate.py set
 
 from __future__ import annotations
 
-from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate
+from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate, _get_meta_template
 
 
 def add_batch_encode_plus(tokenizer):
@@ -48,17 +48,62 @@ class LanceHFBaseModel(HuggingFaceBaseModel):
         super()._load_tokenizer(path, kwargs, pad_token_id)
         add_batch_encode_plus(self.tokenizer)
 
+    def continuation_logprobs(self, contexts: list[str], conts: list[str]) -> list[float]:
+        """Summed log-probability of each continuation's tokens after its context, one forward
+        pass for the batch (TruthfulQA mc2, lancekit.oc_truthfulqa). Context and continuation
+        are tokenized apart and joined, as the leaderboard's harness does; a sequence longer
+        than max_seq_len loses tokens from the left of the context. (OpenCompass's own
+        `get_loglikelihood` masks the first len(continuation) tokens and averages, which is
+        not this.)"""
+        import torch
+
+        seqs = []
+        for ctx, cont in zip(contexts, conts, strict=True):
+            ctx_ids = self.tokenizer(ctx, add_special_tokens=True)["input_ids"]
+            cont_ids = self.tokenizer(cont, add_special_tokens=False)["input_ids"]
+            if not cont_ids:
+                raise ValueError(f"empty continuation {cont!r}")
+            ids = (ctx_ids + cont_ids)[-int(self.max_seq_len):]
+            seqs.append((ids, len(cont_ids)))
+        width = max(len(ids) for ids, _ in seqs)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, (ids, _) in enumerate(seqs):
+            input_ids[row, :len(ids)] = torch.tensor(ids)
+            mask[row, :len(ids)] = 1
+        device = self.model.device
+        with torch.no_grad():
+            logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        out = []
+        for row, (ids, n_cont) in enumerate(seqs):
+            n = len(ids)
+            # token j is predicted by position j - 1
+            targets = torch.tensor(ids[n - n_cont:])
+            picked = logprobs[row, n - n_cont - 1:n - 1].gather(1, targets[:, None])
+            out.append(float(picked.sum()))
+        return out
+
 
 class LanceOpenAIModel(OpenAISDK):
     """OpenAISDK against our local `vllm serve` (lancekit.oc_vllm).
 
-    Differs from OpenAISDK in one place: the tokenizer that counts prompt tokens is the model's
-    own (`tokenizer_path` = the model folder), loaded offline with `trust_remote_code` only when
-    the pipeline sets it (OpenAISDK always passes True, and tries tiktoken first)."""
+    Differs from OpenAISDK in two places, so that the server sees the very chat messages the HF
+    backend (LanceHFChatModel) feeds its chat template:
+    - prompts are parsed with the HF chat model's own meta template (`_get_meta_template`), not
+      OpenAISDK's template-less parser. The HF parser turns a dataset's HUMAN turn into a role
+      message ending in "\n"; the template-less one joins the turns into one string without it.
+      Without it 16 of 200 items of the 135M model scored differently (benchmarks/bench_eval.py).
+    - the tokenizer that counts prompt tokens is the model's own (`tokenizer_path` = the model
+      folder), loaded offline with `trust_remote_code` only when the pipeline sets it (OpenAISDK
+      always passes True, and tries tiktoken first)."""
 
-    def __init__(self, *args, trust_remote_code: bool = False, **kwargs):
+    def __init__(self, *args, trust_remote_code: bool = False, meta_template: dict | None = None,
+                 **kwargs):
         self.trust_remote_code = bool(trust_remote_code)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, meta_template=meta_template, **kwargs)
+        self.template_parser = _get_meta_template(meta_template)
 
     def _init_tokenizer(self):
         from transformers import AutoTokenizer
