@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import truthfulqa
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MC_PATH = REPO_ROOT / "data" / "benchmarks" / "lance_mc.jsonl"
 MODEL_CLASS = "lancekit.oc_model.LanceHFChatModel"
@@ -61,7 +63,9 @@ STAGE_HINT = (
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    kind: str  # "number" | "mc" (embedded jsonl) | "opencompass" (built-in dataset config)
+    # "number" | "mc" (embedded jsonl) | "opencompass" (built-in dataset config) | "minerva" |
+    # "truthfulqa_mc2" (our dataset configs of a file under $COMPASS_DATA_CACHE: CACHE_FILE_DATASETS)
+    kind: str
     description: str = ""
     # how OpenCompass scores it: "gen" (the model writes an answer: GenInferencer; runs on the
     # eval backend, vLLM by default) or "ppl" (likelihood of each option: PPL/LL inferencers;
@@ -120,6 +124,9 @@ GSM8K_5SHOT = ("dict(d, infer_cfg=dict("
 # 0.5.4; a jsonl {problem, solution} (the Qwen2.5-Math evaluation copy) read by CustomDataset,
 # MATH's 0-shot prompt and MATHVerifyEvaluator (it parses the \\boxed{} answer of `solution`)
 MINERVA_FILE = "data/minerva_math/test.jsonl"
+# TruthfulQA mc2: our dataset, inferencer and evaluator (lancekit.oc_truthfulqa), TruthfulQA's
+# own mc_task.json
+TRUTHFULQA_FILE = truthfulqa.DATA_FILE
 
 BENCHMARKS: dict[str, Benchmark] = {
     "arith": Benchmark("arith", "number", "arithmetic word problems (lancekit.arith_bench), "
@@ -137,11 +144,12 @@ BENCHMARKS: dict[str, Benchmark] = {
     "mmlu": _oc("mmlu", "mmlu.mmlu_ppl_ac766d", "mmlu_datasets", ["data/mmlu"], "mmlu",
                 "MMLU 57 subjects, 5-shot from dev, likelihood of A-D (mmlu_ppl_ac766d); score = "
                 "mean over subjects", groups="mmlu", prefix="lukaemon_mmlu_", mode="ppl"),
-    "truthfulqa": Benchmark("truthfulqa", "opencompass", "TruthfulQA multiple choice, 0-shot, mc2 "
-                            "(normalised likelihood mass on the true answers)", mode="ppl",
-                            summary_row="truthfulqa_mc2",
-                            requires="a TruthfulQA mc2 dataset config: opencompass 0.5.4 ships only "
-                                     "the generation (BLEU/judge) variant; not implemented yet"),
+    "truthfulqa": Benchmark("truthfulqa", "truthfulqa_mc2", "TruthfulQA mc2, 0-shot after the paper's "
+                            "6-question QA primer: the likelihood mass on the true answers "
+                            "(lancekit.truthfulqa; opencompass 0.5.4 ships only the generation "
+                            "variant)", mode="ppl", data=(TRUTHFULQA_FILE,), summary_row="truthfulqa",
+                            stage="copy data/mc_task.json of TruthfulQA (github.com/sylinrl/TruthfulQA) "
+                                  f"to $COMPASS_DATA_CACHE/{TRUTHFULQA_FILE}"),
     "gsm8k": _oc("gsm8k", "gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", ["data/gsm8k"], "gsm8k",
                  "GSM8K test, 5-shot (first 5 train problems), exact match on the last number "
                  "(gsm8k_gen_1d7fe4 with a FixKRetriever)", transform=GSM8K_5SHOT),
@@ -357,6 +365,29 @@ def _minerva_dataset(compass_data_cache_expr: str, test_range: str | None) -> di
                               {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}}, test_range)
 
 
+def _truthfulqa_dataset(path_expr: str, test_range: str | None) -> dict:
+    reader = {"input_columns": ["question"], "output_column": "labels"}
+    if test_range:
+        reader["test_range"] = test_range
+    return {
+        "abbr": "truthfulqa",
+        "type": "lancekit.oc_truthfulqa.TruthfulQAMC2Dataset",
+        "path": path_expr,
+        "reader_cfg": reader,
+        "infer_cfg": {
+            "prompt_template": {"type": _PT, "template": truthfulqa.PROMPT},
+            "retriever": {"type": "opencompass.openicl.icl_retriever.ZeroRetriever"},
+            "inferencer": {"type": "lancekit.oc_truthfulqa.MC2Inferencer"},
+        },
+        "eval_cfg": {"evaluator": {"type": "lancekit.oc_truthfulqa.MC2Evaluator"}},
+    }
+
+
+# our own dataset configs of files under $COMPASS_DATA_CACHE: kind -> (file, dataset builder)
+CACHE_FILE_DATASETS = {"minerva": (MINERVA_FILE, _minerva_dataset),
+                       "truthfulqa_mc2": (TRUTHFULQA_FILE, _truthfulqa_dataset)}
+
+
 # settings of the vLLM generation backend (config eval.vllm)
 DEFAULT_VLLM: dict[str, Any] = {
     "dtype": None,            # None: the eval dtype (settings.dtype), so both backends agree
@@ -473,9 +504,12 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
         lines.append(f"prompt_number = {NUMBER_PROMPT!r}")
     if "mc" in kinds:
         lines.append(f"prompt_mc = {MC_PROMPT!r}")
-    if "minerva" in kinds:
-        lines += ["import os", "minerva_path = os.path.join(os.environ.get('COMPASS_DATA_CACHE', '.'), "
-                  f"{MINERVA_FILE!r})"]
+    cache_kinds = [k for k in CACHE_FILE_DATASETS if k in kinds]
+    if cache_kinds:
+        lines.append("import os")
+    for kind in cache_kinds:
+        lines.append(f"{kind}_path = os.path.join(os.environ.get('COMPASS_DATA_CACHE', '.'), "
+                     f"{CACHE_FILE_DATASETS[kind][0]!r})")
     lines += ["", _assign("models", [model]), ""]
     parts = []
     for spec in datasets:
@@ -487,9 +521,10 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
                 expr = f"dict({expr}, reader_cfg=dict(d['reader_cfg'], test_range={test_range!r}))"
             lines.append(f"bench_{spec['name']} = [{expr} for d in {var}]" if expr != "d"
                          else f"bench_{spec['name']} = list({var})")
-        elif spec["kind"] == "minerva":
-            text = _assign(f"bench_{spec['name']}", [_minerva_dataset("__MINERVA__", test_range)])
-            lines.append(text.replace("'__MINERVA__'", "minerva_path"))
+        elif spec["kind"] in CACHE_FILE_DATASETS:
+            build = CACHE_FILE_DATASETS[spec["kind"]][1]
+            text = _assign(f"bench_{spec['name']}", [build("__PATH__", test_range)])
+            lines.append(text.replace("'__PATH__'", f"{spec['kind']}_path"))
         else:
             text = _assign(f"bench_{spec['name']}", [_embedded_dataset(spec, test_range)])
             lines.append(text.replace("'__PROMPT_NUMBER__'", "prompt_number").replace("'__PROMPT_MC__'", "prompt_mc"))
