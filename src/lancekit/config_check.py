@@ -5,6 +5,9 @@ The schema already rejects unknown keys, wrong types and values out of range; he
 - prompt files that do not exist or lack their slots;
 - settings that contradict each other.
 Every message names the config key.
+
+Data the user stages (the seed) is checked apart (`missing_data`): a dry run plans the jobs as if
+it were there, a real run stops before any job (workflow/rules/common.smk).
 """
 
 from __future__ import annotations
@@ -39,9 +42,6 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     if local and not (Path(resolve(base)) / "config.json").is_file():
         problems.append(f"model.base: {base} is no model directory (no config.json); "
                         "a hub id starts with neither . nor /")
-    seed = Path(resolve(config["seed"]["path"]))
-    if not seed.is_file():
-        problems.append(f"seed.path: file {config['seed']['path']} not found")
     review = config["review"]
     if review["mode"] == "constrained" and review["order"] == "score_first" and review["response_prefix"] not in (
             None, "score:"):
@@ -54,3 +54,13 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
                         f"scheduler for {gpus}")
     if problems:
         raise ConfigError("bad config:\n  " + "\n  ".join(problems))
+
+
+def missing_data(config: dict, resolve: Callable[[str], str] = str) -> list[str]:
+    """Input files the user stages that are not there, one message each naming the config key."""
+    path = config["seed"]["path"]
+    if Path(resolve(path)).is_file():
+        return []
+    return [f"seed.path: file {path} not found. Stage the seed there (a JSON list of "
+            "{\"prompt\", \"response\"} records as the authors' UltraChat3k.json, JSON lines, or alpaca; "
+            "seed.format), or point seed.path at your own file"]

@@ -15,7 +15,7 @@ REPO = Path(workflow.basedir).parent
 # lancekit (src/) for this process and, through PYTHONPATH, for every job's interpreter
 sys.path.insert(0, str(REPO / "src"))
 from lancekit import envs  # noqa: E402
-from lancekit.config_check import check_config  # noqa: E402
+from lancekit.config_check import check_config, missing_data  # noqa: E402
 from lancekit.io import leftovers  # noqa: E402
 from lancekit.provenance import code_version  # noqa: E402
 
@@ -29,6 +29,16 @@ def repo_path(path):
 
 
 check_config(config, repo_path)
+
+# Data the user stages (the paper's seed): a dry run plans every job as if it were there (rule
+# missing_data stands in for it), a real run stops on start, before any job (check_staged_data).
+MISSING_DATA = missing_data(config, repo_path)
+for _problem in MISSING_DATA:
+    print(
+        f"WARNING {_problem}. A dry run plans the jobs as if it were there; a real run stops "
+        "before any job.",
+        file=sys.stderr,
+    )
 
 if config["env_dir"]:
     os.environ.update(LANCE_ENV_DIR=str(Path(config["env_dir"]).expanduser().resolve()))
@@ -86,6 +96,12 @@ def check_cluster_fits():
                 f"config resources.{engine}.threads = {threads}, but the largest node of this SLURM "
                 f"cluster has {max(sizes)} CPUs (sinfo): its jobs would wait in the queue for ever"
             )
+
+
+def check_staged_data():
+    """Run on start (never in a dry run): the data the user must stage is there."""
+    if MISSING_DATA:
+        raise ValueError("bad config:\n  " + "\n  ".join(MISSING_DATA))
 
 
 def remove_leftovers():

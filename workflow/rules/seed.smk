@@ -20,3 +20,17 @@ rule prepare_seed:
         job=job_spec(),
     shell:
         stage_cmd("main", "prepare_seed")
+
+
+if MISSING_DATA:
+
+    # Only when seed.path is missing: a stand-in producer so that a dry run can plan the jobs
+    # that read it (`./lance --configfile config/paper.yaml -n` before the seed is staged). A real
+    # run stops on start (check_staged_data) before this or any job would run.
+    rule missing_data:
+        output:
+            repo_path(config["seed"]["path"]),
+        params:
+            problems=MISSING_DATA,
+        run:
+            raise ValueError("bad config:\n  " + "\n  ".join(params.problems))
