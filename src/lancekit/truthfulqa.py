@@ -10,15 +10,16 @@ runs this one inside OpenCompass.
 
 The data are TruthfulQA's `mc_task.json` (github.com/sylinrl/TruthfulQA, data/mc_task.json):
 a JSON list of {"question", "mc1_targets": {choice: 0|1}, "mc2_targets": {choice: 0|1}}; the
-Hugging Face copy's shape {"mc2_targets": {"choices": [...], "labels": [...]}} (JSON list or
-JSON lines) reads as well.
+Hugging Face copy's shape {"mc2_targets": {"choices": [...], "labels": [...]}} (JSON list, or
+JSON lines named .jsonl) reads as well.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+
+from .io import read_json, read_jsonl
 
 DATA_FILE = "data/truthfulqa/mc_task.json"   # under $COMPASS_DATA_CACHE
 
@@ -94,13 +95,7 @@ def parse_items(raw: list, path: str = "mc_task.json") -> list[dict]:
 
 
 def load_items(path: str | Path) -> list[dict]:
+    """The data file: a JSON list, or JSON lines when it is named .jsonl."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            raw = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as e:
-            raise TruthfulQAError(f"{path}: neither JSON nor JSON lines ({e})") from None
+    raw = read_jsonl(path) if path.suffix == ".jsonl" else read_json(path)
     return parse_items(raw, str(path))
