@@ -22,6 +22,11 @@ class ConfigError(ValueError):
     pass
 
 
+def config_error(problems: list[str]) -> ConfigError:
+    """One error listing every problem, each naming its config key."""
+    return ConfigError("bad config:\n  " + "\n  ".join(problems))
+
+
 def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     problems = []
     for key in ("instruction_words", "response_words"):
@@ -53,7 +58,7 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         problems.append(f"vllm.tensor_parallel_size: {tp} GPUs per engine, but resources.vllm.gpu asks the "
                         f"scheduler for {gpus}")
     if problems:
-        raise ConfigError("bad config:\n  " + "\n  ".join(problems))
+        raise config_error(problems)
 
 
 def missing_data(config: dict, resolve: Callable[[str], str] = str) -> list[str]:

@@ -15,7 +15,7 @@ REPO = Path(workflow.basedir).parent
 # lancekit (src/) for this process and, through PYTHONPATH, for every job's interpreter
 sys.path.insert(0, str(REPO / "src"))
 from lancekit import envs  # noqa: E402
-from lancekit.config_check import check_config, missing_data  # noqa: E402
+from lancekit.config_check import check_config, config_error, missing_data  # noqa: E402
 from lancekit.io import leftovers  # noqa: E402
 from lancekit.provenance import code_version  # noqa: E402
 
@@ -101,7 +101,7 @@ def check_cluster_fits():
 def check_staged_data():
     """Run on start (never in a dry run): the data the user must stage is there."""
     if MISSING_DATA:
-        raise ValueError("bad config:\n  " + "\n  ".join(MISSING_DATA))
+        raise config_error(MISSING_DATA)
 
 
 def remove_leftovers():

@@ -33,4 +33,4 @@ if MISSING_DATA:
         params:
             problems=MISSING_DATA,
         run:
-            raise ValueError("bad config:\n  " + "\n  ".join(params.problems))
+            raise config_error(params.problems)
