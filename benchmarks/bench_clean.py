@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rouge import Rouge
 
-from lancekit.clean import CleanRules, clean_groups
-from lancekit.seeds import load_seed
+from lancekit.data.clean import CleanRules, clean_groups
+from lancekit.data.seeds import load_seed
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from lancekit.oc_run import evaluate
+from lancekit.evaluation.opencompass import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_generate.py MODEL_DIR [--seed-file data/seed/lance_seed.json] [-k 32]
 
-Loads ONE engine (lancekit.vllm_engine.VLLMEngine) and runs the same K chat prompts in
+Loads ONE engine (lancekit.generation.vllm_engine.VLLMEngine) and runs the same K chat prompts in
 alternating rounds: batched, looped, batched, ... (``--rounds``, default 3). "batched" is the
 pipeline's pattern (one ``chat`` call for all prompts); "looped" is the reference code's pattern
 (one call per prompt). Prints generated tokens/s for each round and the ratio of the means.
@@ -90,7 +90,7 @@ def main() -> None:
     t0 = time.time()
     import vllm  # noqa: F401  (timed here; VLLMEngine imports it lazily)
 
-    from lancekit.vllm_engine import VLLMEngine
+    from lancekit.generation.vllm_engine import VLLMEngine
 
     t1 = time.time()
     engine = VLLMEngine(args.model, seed=0, dtype=args.dtype, max_model_len=2048)

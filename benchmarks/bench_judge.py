@@ -17,33 +17,37 @@ Ways (the same review prompts, per-request seeds and sampling settings):
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from lancekit import stages
-from lancekit.engine_run import open_engine, run_requests
-from lancekit.prompts import Prompts
-from lancekit.seeds import load_seed
+from lancekit.data import review as rv
+from lancekit.data.prompts import Prompts
+from lancekit.data.review import ReviewSettings
+from lancekit.data.seeds import load_seed
+from lancekit.generation.run import open_engine, run_requests
+from lancekit.generation.settings import GenerationSettings, Sampling, VLLMArgs
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLING = {"temperature": 0.7, "top_p": 0.9}
+SAMPLING = Sampling(temperature=0.7, top_p=0.9)
 WAYS = {
-    "free": ("review.txt", {"mode": "free", "order": "score_first", "response_prefix": "score:", "max_tokens": 64}),
-    "constrained": ("review.txt", {"mode": "constrained", "order": "score_first", "response_prefix": "score:",
-                                   "max_tokens": 64}),
-    "cot+constrained": ("review_cot.txt", {"mode": "constrained", "order": "justification_first",
-                                           "response_prefix": None, "max_tokens": 96}),
+    "free": ("review.txt", ReviewSettings(samples=3, mode="free", order="score_first", response_prefix="score:",
+                                          max_tokens=64)),
+    "constrained": ("review.txt", ReviewSettings(samples=3, mode="constrained", order="score_first",
+                                                 response_prefix="score:", max_tokens=64)),
+    "cot+constrained": ("review_cot.txt", ReviewSettings(samples=3, mode="constrained", order="justification_first",
+                                                         response_prefix=None, max_tokens=96)),
 }
 
 
-def review(engine, seeds, prompt_file, cfg, seed):
+def review(engine, seeds, prompt_file, cfg: ReviewSettings, seed):
     prompts = Prompts.load({"system": ROOT / "config/prompts/system.txt", "review": ROOT / "config/prompts" / prompt_file})
     t0 = time.time()
-    first = stages.review_requests(seeds, prompts, cfg, seed, "review_seed")
-    comps = run_requests(engine, first, SAMPLING, cfg["max_tokens"], "review")
-    if stages.needs_score_pass(cfg):
-        second = stages.score_requests(first, comps, seed, "review_seed")
-        comps = stages.merge_score_pass(first, comps, run_requests(engine, second, SAMPLING, 0, "scores"))
-    _, stats = stages.apply_reviews(seeds, comps, "review_seed", "bench", cfg)
+    first = rv.review_requests(seeds, prompts, cfg, seed, "review_seed")
+    comps = run_requests(engine, first, SAMPLING, cfg.max_tokens, "review")
+    if cfg.needs_score_pass:
+        second = rv.score_requests(first, comps, seed, "review_seed")
+        comps = rv.merge_score_pass(first, comps, run_requests(engine, second, SAMPLING, 0, "scores"))
+    _, stats = rv.apply_reviews(seeds, comps, "review_seed", "bench", cfg)
     return stats, time.time() - t0
 
 
@@ -57,11 +61,10 @@ def main() -> None:
     ap.add_argument("--json", help="also write the table here")
     args = ap.parse_args()
     seeds, _ = load_seed(args.seed_file, limit=args.k)
-    engine = open_engine(args.model, {"dtype": "auto", "max_model_len": 2048, "tensor_parallel_size": 1,
-                                      "gpu_memory_utilization": 0.85}, args.seed)
+    engine = open_engine(args.model, GenerationSettings(VLLMArgs(max_model_len=2048), SAMPLING, args.seed))
     rows = {}
     for name, (prompt_file, cfg) in WAYS.items():
-        stats, seconds = review(engine, seeds, prompt_file, {**cfg, "samples": args.samples}, args.seed)
+        stats, seconds = review(engine, seeds, prompt_file, replace(cfg, samples=args.samples), args.seed)
         auc = stats["by_label"]["auc_good_vs_mediocre"]
         rows[name] = {"votes": stats["votes"], "failed": stats["votes_failed"],
                       "failure rate": stats["parse_failure_rate"], "no score": stats["records_without_score"],

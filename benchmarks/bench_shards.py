@@ -27,16 +27,21 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from lancekit import judge, shards, stages
-from lancekit.engine_run import batches, open_engine, run_requests
-from lancekit.io import read_json, write_json
-from lancekit.progress import Progress
-from lancekit.prompts import Prompts
+from lancekit.core.io import read_json, write_json
+from lancekit.core.settings import asdict as settings_json
+from lancekit.data import generate, judge
+from lancekit.data.prompts import Prompts
+from lancekit.generation import shards
+from lancekit.generation.progress import Progress
+from lancekit.generation.run import batches, open_engine, run_requests
+from lancekit.generation.settings import GenerationSettings, Sampling, VLLMArgs
+from lancekit.methods import lance
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLING = {"temperature": 0.7, "top_p": 0.9}
-GEN = {"instructions_per_seed": 4, "responses_per_instruction": 2, "negatives_per_seed": 4,
-       "response_prefix": "Final Answer:", "instruction_stop": ["\n"]}
+SAMPLING = Sampling(temperature=0.7, top_p=0.9)
+GEN = lance.NewData(instructions_per_seed=4, responses_per_instruction=2, negatives_per_seed=4,
+                    response_prefix="Final Answer:", instruction_stop=("\n",))
+GENERATION = GenerationSettings(VLLMArgs(max_model_len=2048), SAMPLING, 1234, base_model="bench")
 PROMPTS = {k: ROOT / "config/prompts" / f"{k}.txt" for k in ("system", "new_instruction", "negative")}
 
 
@@ -44,8 +49,8 @@ def plain_requests(engine, requests, sampling, max_tokens, desc, *_):
     """The unchunked call: one engine.chat per batch group, results at the end, nothing saved."""
     out = [None] * len(requests)
     for (n, stop, choice, own_max), idx in batches(requests).items():
-        res = engine.chat([requests[i]["messages"] for i in idx], n=n, temperature=sampling["temperature"],
-                          top_p=sampling["top_p"], max_tokens=own_max or max_tokens,
+        res = engine.chat([requests[i]["messages"] for i in idx], n=n, temperature=sampling.temperature,
+                          top_p=sampling.top_p, max_tokens=own_max or max_tokens,
                           seeds=[requests[i]["seed"] for i in idx], desc=desc, stop=list(stop) or None,
                           choice=list(choice) or None)
         for i, comps in zip(idx, res, strict=True):
@@ -58,18 +63,17 @@ def generate_once(engine, seeds, prompts, max_tokens, progress, chunk):
     finish), without one through the plain call."""
     send = run_requests if progress is not None else plain_requests
     low, high = judge.split(seeds, 7.0)
-    first = stages.first_requests(low, high, prompts, GEN, 1234)
+    first = lance.first_requests(low, high, prompts, GEN, 1234)
     t0 = time.time()
     comps = send(engine, first, SAMPLING, max_tokens, "first", progress, chunk)
-    groups = stages.build_groups(low, high, comps, 1, "bench", GEN["response_prefix"])
-    second = stages.response_requests(groups, prompts, GEN, 1234)
+    groups = lance.build_groups(low, high, comps, 1, "bench", GEN.response_prefix)
+    second = generate.response_requests(groups, prompts, GEN.responses_per_instruction, 1234)
     send(engine, second, SAMPLING, max_tokens, "responses", progress, chunk)
     return time.time() - t0, len(first) + len(second)
 
 
 def chunk_overhead(args, seeds):
-    engine = open_engine(args.model, {"dtype": "auto", "max_model_len": 2048, "tensor_parallel_size": 1,
-                                      "gpu_memory_utilization": 0.85}, 1234)
+    engine = open_engine(args.model, GENERATION)
     prompts = Prompts.load(PROMPTS)
     generate_once(engine, seeds[:2], prompts, args.max_tokens, None, 0)  # warm-up
     times = {"unchunked": [], "chunked": []}
@@ -85,14 +89,12 @@ def chunk_overhead(args, seeds):
 
 
 def shard_job(args, seed_file, out_dir, shard, n, cpus):
-    job = {"input": {"reviewed": str(seed_file), **{k: str(v) for k, v in PROMPTS.items()}},
+    job = {"input": {"records": str(seed_file), **{k: str(v) for k, v in PROMPTS.items()}},
            "output": {"shard": str(out_dir / f"{shards.shard_name(shard, n)}.json")},
-           "wildcards": {"t": "1", "shard": str(shard), "n": str(n)},
+           "wildcards": {"t": "1", "shard": str(shard), "n": str(n), "method": "lance"},
            "params": {"model": args.model, "chunk": args.chunk}}
-    settings = {"split_threshold": 7.0, "max_tokens": args.max_tokens, "generate": GEN, "sampling": SAMPLING,
-                "seed": 1234, "trust_remote_code": False, "base_model": "bench",
-                "vllm": {"dtype": "auto", "max_model_len": 2048, "tensor_parallel_size": 1,
-                         "gpu_memory_utilization": 0.85, "extra": {}}}
+    settings = {"max_tokens": args.max_tokens, "generation": settings_json(GENERATION),
+                "method": settings_json(lance.GenerateSettings(7.0, GEN))}
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     env.pop("VLLM_CPU_OMP_THREADS_BIND", None)
     argv = [sys.executable, str(ROOT / "scripts/generate.py"), json.dumps(job), json.dumps(settings)]
@@ -111,7 +113,7 @@ def stage_time(args, seed_file, n):
             raise SystemExit(f"a shard job failed (n={n})")
         job = {"input": {"records": str(seed_file)}, "output": {"merged": str(out / "raw.json"),
                                                                 "stats": str(out / "stats.json")},
-               "params": {"shards": n, "shard_dir": str(out)}, "wildcards": {"t": "1"}}
+               "params": {"shards": n, "shard_dir": str(out)}, "wildcards": {"t": "1", "method": "lance"}}
         main_py = subprocess.run([sys.executable, str(ROOT / "scripts/setup_env.py"), "--print-path", "main"],
                                  capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
                                  check=True).stdout.strip()

@@ -1,13 +1,13 @@
 """Shared start of every entry point: the job a rule hands over, and a timer.
 
-Every rule calls its script the same way, ``<python> scripts/<stage>.py <job JSON>``; the JSON is
-made by ``job_spec`` in workflow/rules/common.smk from the rule's own named ``input``,
-``output`` and ``wildcards`` plus the stage's settings, so each path is written once, in the rule:
+Every rule calls its script the same way, ``<python> scripts/<stage>.py <job JSON> <settings JSON>``;
+the job is made by ``job_spec`` (lancekit.pipeline.wiring) from the rule's own named ``input``,
+``output`` and ``wildcards``, so each path is written once, in the rule:
 
     job = load_job(__doc__)
     seeds = read_json(job.input.seed)
     write_json(job.output.reviewed, ...)
-    job.params["review"]["samples"]
+    review = load(ReviewSettings, job.params["review"], "review")   # lancekit.core.settings
 
 ``params`` merges the stage's settings (a plain JSON param of the rule, so a config change
 reruns the stage) with the values the rule derives from the wildcards.

@@ -1,8 +1,10 @@
-"""clean: length and ROUGE-L rules of algorithm step 4 within each seed group; every drop has a reason."""
+"""clean: length and ROUGE-L rules of algorithm step 4, as the method applies them (within each
+seed group for LANCE, against the whole task pool for Self-Instruct and I-SHEEP); every drop has
+its reason."""
 
 from _cli import Timer, load_job
-from lancekit.clean import CleanRules, clean_groups
-from lancekit.io import read_json, write_json
+from lancekit.core.io import read_json, write_json
+from lancekit.data.clean import CleanRules, clean_groups
 
 
 def main() -> None:

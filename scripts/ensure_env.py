@@ -2,13 +2,13 @@
 the stages take as input (the environment itself lives under $LANCE_ENV_DIR, outside results/)."""
 
 from _cli import load_job
-from lancekit import envs
-from lancekit.io import write_text_atomic
+from lancekit.core import envs
+from lancekit.core.io import write_text_atomic
 
 
 def main() -> None:
     job = load_job(__doc__)
-    python = envs.ensure(job.params["engine"])
+    python = envs.ensure(job.params["environment"])
     write_text_atomic(job.output.stamp, f"{python}\n")
 
 

@@ -5,7 +5,7 @@ import re
 import sys
 
 from _cli import load_job
-from lancekit.oc_run import EvalError, evaluate
+from lancekit.evaluation.opencompass import EvalError, evaluate
 
 
 def main() -> int:
@@ -13,7 +13,7 @@ def main() -> int:
     p = job.params
     benchmarks = [{"name": b, "path": getattr(job.input, b)} if hasattr(job.input, b) else b
                   for b in p["benchmarks"]]
-    # the run wildcard may be a path (results/<method>/iter1/eval): '/' cannot be in an abbr
+    # the run key (lancekit.methods.runs) may hold a '/' (lance/iter1), which cannot be in an abbr
     abbr = re.sub(r"[^A-Za-z0-9._+-]", "_", str(job.wildcards.run))
     try:
         evaluate(p["model"], abbr, benchmarks, p["eval"], p["work_dir"], job.output.summary,

@@ -1,12 +1,15 @@
 """gather: merge the shard files of review_seed, generate or review_new into the stage's target
-and write its statistics, computed from the merged records (lancekit.shards). Shard files are
-found by name (<i>-of-<n>.json in the shard folder), so a thousand shards make no long command."""
+and write its statistics, computed from the merged records (lancekit.generation.shards). Shard
+files are found by name (<i>-of-<n>.json in the shard folder), so a thousand shards make no long
+command."""
 
 from pathlib import Path
 
 from _cli import load_job
-from lancekit import shards, stages
-from lancekit.io import read_json, write_json
+from lancekit.core.io import read_json, write_json
+from lancekit.data.generate import generate_stats
+from lancekit.data.review import review_stats
+from lancekit.generation import shards
 
 TOKEN_KEYS = ("samples", "generated_tokens", "truncated", "prompt_too_long")
 REQUEST_KEYS = ("requests_sent", "requests_resumed", "chunks")
@@ -25,13 +28,13 @@ def main() -> None:
     tokens = {k: tally.get(k, 0) for k in TOKEN_KEYS}
     if stage == "generate":
         merged = shards.merge(inputs, items, source="seed_id", order=lambda g: (g["branch"] != "low",))
-        stats = stages.generate_stats(merged, len(inputs), tokens)
-        if p["mode"].startswith("lance"):
+        stats = generate_stats(merged, len(inputs), tokens)
+        if p.get("split_threshold") is not None:  # LANCE: how generate split the seed
             stats["split"] = {"threshold": p["split_threshold"], "low": tally.get("low", 0),
                               "high": tally.get("high", 0)}
     else:
         merged = shards.merge(inputs, items, source="id")
-        stats = stages.review_stats(merged, tokens if tally.get("samples") else None)
+        stats = review_stats(merged, tokens if tally.get("samples") else None)
         if tally.get("reused_scores"):
             stats["reused_scores"] = True
     stats["requests"] = {k: tally.get(k, 0) for k in REQUEST_KEYS}

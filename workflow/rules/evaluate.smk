@@ -13,18 +13,18 @@ rule make_benchmarks:
     log:
         "logs/make_benchmarks.log",
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("make_benchmarks"),
         settings=as_json(config["eval"]["arith"]),
         job=job_spec(),
     shell:
-        stage_cmd("main", "make_benchmarks")
+        MAIN.shell("make_benchmarks")
 
 
 rule evaluate:
     input:
-        engine_ready("opencompass"),
+        OPENCOMPASS.ready,
         unpack(lambda wc: embedded_benchmarks()),
         model=needs(get_eval_model),
         check="results/benchmarks/contamination.json",
@@ -35,12 +35,12 @@ rule evaluate:
     benchmark:
         "results/benchmarks/{run}/evaluate.tsv"
     wildcard_constraints:
-        run=r"base|iter0|(" + "|".join(METHODS) + r")/iter[1-9]\d*",
+        run=pattern(METHODS),
     conda:
-        engine_conda("opencompass")
-    threads: res("opencompass", "threads", 8)
+        OPENCOMPASS.conda
+    threads: OPENCOMPASS.threads
     resources:
-        **engine_resources("opencompass", runtime=120),
+        **OPENCOMPASS.resources,
     params:
         code=code("evaluate"),
         settings=as_json(
@@ -54,4 +54,4 @@ rule evaluate:
         ),
         job=job_spec(model=get_eval_model, work_dir=lambda wc: f"results/{wc.run}/eval/opencompass"),
     shell:
-        stage_cmd("opencompass", "evaluate")
+        OPENCOMPASS.shell("evaluate")

@@ -1,7 +1,7 @@
-# Algorithm step 3, per method (GENERATE_MODE): LANCE writes new instructions (+ responses) for
-# low-score seeds and negatives for high-score ones (its ablations one branch only);
-# Self-Instruct and I-SHEEP write new tasks from K example tasks and answer them; SPIN has
-# M_{t-1} answer every seed prompt.
+# Algorithm step 3, as the method does it (lancekit.methods): LANCE writes new instructions
+# (+ responses) for low-score seeds and negatives for high-score ones (its ablations one branch
+# only); Self-Instruct and I-SHEEP write new tasks from K example tasks and answer them; SPIN
+# has M_{t-1} answer every seed prompt.
 
 
 localrules:
@@ -10,7 +10,7 @@ localrules:
 
 rule generate:
     input:
-        engine_ready("vllm"),
+        VLLM.ready,
         unpack(generate_inputs),
         model=needs(get_generator),
         system=prompt_file("system"),
@@ -23,16 +23,16 @@ rule generate:
     wildcard_constraints:
         method=method_constraint("generate"),
     conda:
-        engine_conda("vllm")
-    threads: res("vllm", "threads", 8)
+        VLLM.conda
+    threads: VLLM.threads
     resources:
-        **engine_resources("vllm", runtime=120),
+        **VLLM.resources,
     params:
         code=code("generate"),
-        settings=per_method(generate_settings),
-        job=engine_job(get_generator),
+        settings=per_method(generate_job),
+        job=vllm_job(get_generator),
     shell:
-        stage_cmd("vllm", "generate")
+        VLLM.shell("generate")
 
 
 rule generate_gather:
@@ -47,16 +47,10 @@ rule generate_gather:
     wildcard_constraints:
         method=method_constraint("generate"),
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("gather"),
-        settings=per_method(
-            lambda m: {
-                "stage": "generate",
-                "mode": GENERATE_MODE[m],
-                "split_threshold": config["split_threshold"],
-            }
-        ),
+        settings=per_method(lambda m: {"stage": "generate", **m.gather_settings(config)}),
         job=gather_job("generate"),
     shell:
-        stage_cmd("main", "gather")
+        MAIN.shell("gather")

@@ -5,7 +5,7 @@
 
 rule report:
     input:
-        unpack(report_inputs),
+        unpack(lambda wc: layout.report_inputs(layout.report_layout(config, repo_path))),
     output:
         md=report("results/report/report.md", category="Report"),
         eval_plot=report("results/report/eval.png", category="Evaluation"),
@@ -13,13 +13,15 @@ rule report:
         funnel=report("results/report/funnel.png", category="Data funnel"),
         loss=report("results/report/loss.png", category="Training"),
         judge=report("results/report/judge.png", category="Judge health"),
+        eval_csv=report("results/report/eval_table.csv", category="Evaluation"),
+        funnel_csv=report("results/report/funnel.csv", category="Data funnel"),
     log:
         "logs/report.log",
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("report"),
-        settings=as_json({"layout": report_layout()}),
+        settings=as_json({"layout": layout.report_layout(config, repo_path)}),
         job=job_spec(),
     shell:
-        stage_cmd("main", "report")
+        MAIN.shell("report")

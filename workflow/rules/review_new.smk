@@ -8,11 +8,11 @@ localrules:
 
 rule review_new:
     input:
-        engine_ready("vllm"),
+        VLLM.ready,
         records="results/{method}/iter{t}/cleaned.json",
         model=needs(get_generator),
         system=prompt_file("system"),
-        review=lambda wc: prompt_file(review_prompt(wc.method)),
+        review=lambda wc: prompt_file(METHODS[wc.method].review_prompt),
     output:
         shard="results/{method}/iter{t}/shards/review_new/{shard}-of-{n}.json",
     log:
@@ -22,22 +22,16 @@ rule review_new:
     wildcard_constraints:
         method=method_constraint("review_new"),
     conda:
-        engine_conda("vllm")
-    threads: res("vllm", "threads", 8)
+        VLLM.conda
+    threads: VLLM.threads
     resources:
-        **engine_resources("vllm", runtime=120),
+        **VLLM.resources,
     params:
         code=code("review"),
-        settings=per_method(
-            lambda m: {
-                "stage": "review_new",
-                "review": review_settings("review_new", m),
-                **engine_settings(),
-            }
-        ),
-        job=engine_job(get_generator),
+        settings=per_method(lambda m: review_job(m, "review_new")),
+        job=vllm_job(get_generator),
     shell:
-        stage_cmd("vllm", "review")
+        VLLM.shell("review")
 
 
 rule review_new_gather:
@@ -52,10 +46,10 @@ rule review_new_gather:
     wildcard_constraints:
         method=method_constraint("review_new"),
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("gather"),
         settings=as_json({"stage": "review_new"}),
         job=gather_job("review_new"),
     shell:
-        stage_cmd("main", "gather")
+        MAIN.shell("gather")

@@ -9,7 +9,7 @@ localrules:
 
 rule review_seed:
     input:
-        engine_ready("vllm"),
+        VLLM.ready,
         records=get_seed,
         model=needs(get_generator),
         system=prompt_file("system"),
@@ -23,18 +23,16 @@ rule review_seed:
     wildcard_constraints:
         method=method_constraint("review_seed"),
     conda:
-        engine_conda("vllm")
-    threads: res("vllm", "threads", 8)
+        VLLM.conda
+    threads: VLLM.threads
     resources:
-        **engine_resources("vllm", runtime=120),
+        **VLLM.resources,
     params:
         code=code("review"),
-        settings=as_json(
-            {"stage": "review_seed", "review": review_settings("review_seed"), **engine_settings()}
-        ),
-        job=engine_job(get_generator),
+        settings=per_method(lambda m: review_job(m, "review_seed")),
+        job=vllm_job(get_generator),
     shell:
-        stage_cmd("vllm", "review")
+        VLLM.shell("review")
 
 
 rule review_seed_gather:
@@ -49,10 +47,10 @@ rule review_seed_gather:
     wildcard_constraints:
         method=method_constraint("review_seed"),
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("gather"),
         settings=as_json({"stage": "review_seed"}),
         job=gather_job("review_seed"),
     shell:
-        stage_cmd("main", "gather")
+        MAIN.shell("gather")

@@ -13,13 +13,13 @@ rule prepare_seed:
     log:
         "logs/iter0/prepare_seed.log",
     conda:
-        engine_conda("main")
+        MAIN.conda
     params:
         code=code("prepare_seed"),
         settings=as_json({**config["seed"], "shuffle_seed": config["annotate"]["shuffle_seed"]}),
         job=job_spec(),
     shell:
-        stage_cmd("main", "prepare_seed")
+        MAIN.shell("prepare_seed")
 
 
 if MISSING_DATA:

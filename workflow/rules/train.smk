@@ -7,7 +7,7 @@
 
 rule train_m0:
     input:
-        engine_ready("llamafactory"),
+        LLAMAFACTORY.ready,
         unpack(train_inputs),
         start=needs(lambda wc: get_base_model()),
         data="results/iter0/sft.json",
@@ -19,21 +19,21 @@ rule train_m0:
     benchmark:
         "results/benchmarks/iter0/train_sft.tsv"
     conda:
-        engine_conda("llamafactory")
-    threads: res("llamafactory", "threads", 8)
+        LLAMAFACTORY.conda
+    threads: LLAMAFACTORY.threads
     resources:
-        **engine_resources("llamafactory", runtime=240),
+        **LLAMAFACTORY.resources,
     params:
         code=code("train"),
         settings=train_job_settings("sft"),
         job=job_spec(start=lambda wc: get_base_model(), save_steps=config["train"]["save_steps"]),
     shell:
-        stage_cmd("llamafactory", "train")
+        LLAMAFACTORY.shell("train")
 
 
 rule train_sft:
     input:
-        engine_ready("llamafactory"),
+        LLAMAFACTORY.ready,
         unpack(train_inputs),
         start=needs(get_sft_start),
         data="results/{method}/iter{t}/sft.json",
@@ -47,21 +47,21 @@ rule train_sft:
     wildcard_constraints:
         method=method_constraint("train_sft"),
     conda:
-        engine_conda("llamafactory")
-    threads: res("llamafactory", "threads", 8)
+        LLAMAFACTORY.conda
+    threads: LLAMAFACTORY.threads
     resources:
-        **engine_resources("llamafactory", runtime=240),
+        **LLAMAFACTORY.resources,
     params:
         code=code("train"),
         settings=train_job_settings("sft"),
         job=job_spec(start=get_sft_start, save_steps=config["train"]["save_steps"]),
     shell:
-        stage_cmd("llamafactory", "train")
+        LLAMAFACTORY.shell("train")
 
 
 rule train_dpo:
     input:
-        engine_ready("llamafactory"),
+        LLAMAFACTORY.ready,
         unpack(train_inputs),
         start=needs(get_dpo_start),
         data="results/{method}/iter{t}/dpo.json",
@@ -75,13 +75,13 @@ rule train_dpo:
     wildcard_constraints:
         method=method_constraint("train_dpo"),
     conda:
-        engine_conda("llamafactory")
-    threads: res("llamafactory", "threads", 8)
+        LLAMAFACTORY.conda
+    threads: LLAMAFACTORY.threads
     resources:
-        **engine_resources("llamafactory", runtime=240),
+        **LLAMAFACTORY.resources,
     params:
         code=code("train"),
         settings=train_job_settings("dpo"),
         job=job_spec(start=get_dpo_start, save_steps=config["train"]["save_steps"]),
     shell:
-        stage_cmd("llamafactory", "train")
+        LLAMAFACTORY.shell("train")

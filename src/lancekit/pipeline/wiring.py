@@ -1,0 +1,92 @@
+"""How a rule is wired, the parts every rule file of workflow/rules/ shares:
+
+- `job_spec`: the one way each stage hands its job to its script (scripts/_cli.py, load_job): the
+  rule's named input and output, its wildcards and values derived from them, as one JSON argument;
+- `Engine`: what a rule that runs in one environment needs of it, said once per rule by naming it
+  (its interpreter and command line, its conda file, threads and cluster resources).
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..core import envs
+
+
+def as_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+def named(namedlist) -> dict:
+    """A rule's named inputs or outputs as plain JSON: one path, a list of paths, or None."""
+    out = {}
+    for name, value in namedlist.items():
+        if isinstance(value, (list, tuple)):
+            value = [str(v) for v in value]
+            value = value[0] if len(value) == 1 else (value or None)
+        out[name] = None if value is None else (value if isinstance(value, list) else str(value))
+    return out
+
+
+def job_spec(**derived):
+    """The `job` param of a rule: its named input and output, its wildcards and values derived
+    from them (functions of the wildcards, e.g. the generator model of iteration t), as one JSON
+    argument. Paths are written once, in the rule. Settings go in a separate, plain `settings`
+    param: Snakemake records only plain params, so only those can trigger a rerun when the config
+    changes."""
+
+    def spec(wildcards, input, output):
+        params = {k: (v(wildcards) if callable(v) else v) for k, v in derived.items()}
+        # a gather's shard files are found by name (the shard_dir param), not listed: no long commands
+        named_inputs = {k: v for k, v in input.items() if k != "shards"}
+        return as_json({"input": named(named_inputs), "output": named(output),
+                        "wildcards": dict(wildcards.items()), "params": params})
+
+    return spec
+
+
+def env_stamp(name: str) -> str:
+    """results/.envs/<env>.ready: written once the environment's venv (named by its pins) is built."""
+    return f"results/.envs/{envs.env_path(name).name}.ready"
+
+
+class Engine:
+    """What a rule that runs in the environment `name` needs of it (config ``resources.<name>``):
+
+    - `ready`: an input that has the venv built first (nothing under --sdm conda, where Snakemake
+      builds the conda env itself; the rule file wraps it in ancient(): building or rebuilding a
+      venv reruns no stage);
+    - `conda`: its conda file (envs/*.yaml; environment.yml for the main one);
+    - `threads`, `resources`: what a cluster scheduler needs of its jobs (memory, minutes, GPUs as
+      `gpu` (--gpus) or `gres` (--gres=gpu:N) as resources.gpu_request says, its own partition);
+    - `shell(script)`: the command line of a stage.
+    """
+
+    def __init__(self, name: str, config: dict, *, use_conda: bool = False, runtime: int = 60):
+        self.name = name
+        own = (config["resources"].get(name) or {})
+        self.ready = [] if use_conda else [env_stamp(name)]
+        self.conda = "../../environment.yml" if name == "main" else f"../../envs/{envs.env_name(name)}.yaml"
+        self.threads = own.get("threads", 8)
+        self.resources = {"mem_mb": own.get("mem_mb", 16000), "runtime": own.get("runtime", runtime)}
+        gpus = own.get("gpu", 0)
+        if config["resources"].get("gpu_request", "gpu") == "gres":
+            if gpus:
+                self.resources["gres"] = f"gpu:{gpus}"
+        else:
+            self.resources["gpu"] = gpus
+        if own.get("partition"):
+            self.resources["slurm_partition"] = own["partition"]
+
+    def shell(self, script: str) -> str:
+        """The engine's interpreter runs scripts/<script>.py on the job (params.job) and the
+        stage's settings (params.settings), teeing its output to the log. The interpreter is
+        $LANCE_PY_<ENV> when set, else found on the machine that runs the job
+        (scripts/setup_env.py: the vLLM flavour there, the environment built if missing)."""
+        run = f'"$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}} 2>&1 | tee {{log:q}}'
+        if self.name == "main":
+            return f'"$LANCE_PY_MAIN" {run}'
+        var = f"LANCE_PY_{self.name.upper()}"
+        find = (f'py="${{{{{var}:-}}}}"; '
+                f'[ -n "$py" ] || py=$("$LANCE_PY_MAIN" "$LANCE_SCRIPTS/setup_env.py" {self.name}); ')
+        return f'{find}"$py" {run}'

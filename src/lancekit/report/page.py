@@ -1,0 +1,165 @@
+"""The report page: one function per section, each returning its Markdown, and `write_report`,
+which reads the files the rule's layout names, writes every output the rule declares and returns
+the page.
+
+The layout (workflow/rules/common.smk, report_layout) names every file the report reads:
+``methods``, ``iters`` (per method), ``summaries`` ({run: summary.json}), ``stats`` ({method:
+{t: {stage: stats.json}}}), ``train`` ({method or "": {"t/SFT" | "t/DPO": model dir}}),
+``times`` ({run: {stage: [benchmark .tsv, ...]}}), ``paper`` and ``paper_backbone``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from ..core.io import write_text_atomic
+from ..methods.runs import parse_run
+from . import paper as pp
+from . import plots, scores, stages
+from .load import load, read_times
+from .markdown import to_markdown
+from .names import bench_name, group, method_name
+
+JUDGE_NOTE = ("Parse failures: votes with no valid score (0 under the constrained judge). The shipped seed "
+              "labels each record good or mediocre; the AUC is the chance that a good record scores above "
+              "a mediocre one (0.5: the judge cannot tell them apart), with its 95 % bootstrap interval. "
+              "Iterations after the first reuse the stored seed scores.\n")
+# what the report writes: the rule's output names (workflow/rules/report.smk)
+OUTPUTS = ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge", "eval_csv", "funnel_csv")
+
+
+def _md(df: pl.DataFrame, digits: int = 2, empty: str | None = None) -> str:
+    return f"_{empty}_\n" if empty and df.is_empty() else to_markdown(df, digits)
+
+
+def _drop_empty_columns(df: pl.DataFrame, keep=("iter",)) -> pl.DataFrame:
+    return df.select([c for c in df.columns if c in keep or df[c].null_count() < df.height]) if df.height else df
+
+
+class Report:
+    """Everything read once: the evaluation frame, the stage statistics, training records, times."""
+
+    def __init__(self, lay: dict):
+        self.methods, self.iters = list(lay["methods"]), dict(lay["iters"])
+        summaries = {r: s for r, path in lay["summaries"].items() if (s := load(path))}
+        self.ran = scores.benchmarks_ran(summaries)
+        self.main_b, self.maths_b = scores.main_benchmarks(self.ran), scores.maths_benchmarks(self.ran)
+        self.averages = {"avg": self.main_b, **({"maths_avg": self.maths_b} if self.maths_b else {})}
+        self.ev = (scores.evaluation(summaries, averages=self.averages) if summaries
+                   else pl.DataFrame(schema=scores.EVAL_SCHEMA))
+        self.rows = scores.headline_rows(self.ev, self.methods, self.iters)
+        self.stats = {m: {int(t): {stage: load(p) or {} for stage, p in by.items()} for t, by in per.items()}
+                      for m, per in lay["stats"].items()}
+        self.train = {m: {(int(k.split("/")[0]), k.split("/")[1]): Path(d) for k, d in per.items()}
+                      for m, per in lay["train"].items()}
+        self.infos = {m: {k: i for k, d in per.items() if (i := load(d / "lance_train.json"))}
+                      for m, per in self.train.items()}
+        self.times = read_times(lay["times"])
+        self.paper, self.backbone = lay.get("paper"), lay.get("paper_backbone") or "Qwen2-7B"
+
+
+def title(r: Report) -> str:
+    what = ", ".join(f"{method_name(m)} ({r.iters.get(m, 0)} iteration{'s' if r.iters.get(m, 0) != 1 else ''})"
+                     for m in r.methods) or "0 iteration(s)"
+    return f"# lance report: {what}\n"
+
+
+def evaluation_section(r: Report) -> list[str]:
+    md = ["## Evaluation: each method at its best iteration\n"]
+    if r.ev.is_empty():
+        return md + ["_no evaluation yet_\n"]
+    avg_words = (f"Avg = unweighted mean of the {len(r.main_b)} benchmarks "
+                 f"({', '.join(bench_name(b) for b in r.main_b)}). ")
+    md += [to_markdown(scores.score_table(r.ev, r.rows, r.main_b)),
+           avg_words + "Best iteration = highest Avg. " + scores.SIG_LEGEND + "\n",
+           "95 % intervals (bootstrap over items; the change vs M_0 paired on the same items):\n",
+           to_markdown(scores.interval_table(r.ev, r.rows, r.main_b)),
+           scores.intervals_paragraph(r.ev, r.ran),
+           "### In words\n",
+           "\n".join(f"- {s}" for s in scores.sentences(r.ev, r.methods, r.iters, n_benches=len(r.main_b)))
+           or "_no iteration evaluated yet_", "",
+           "### Every iteration\n"]
+    md += [to_markdown(scores.iteration_table(r.ev, m, r.iters.get(m, 0), r.main_b)) for m in r.methods]
+    return md + ["![Avg by iteration](avg_by_iteration.png)\n", "![benchmarks](eval.png)\n"]
+
+
+def maths_section(r: Report) -> list[str]:
+    if r.ev.is_empty() or not r.maths_b:
+        return []
+    return ["## Maths\n",
+            f"Maths Avg = mean of {', '.join(bench_name(b) for b in r.maths_b)} (the paper: GSM8K, MATH, "
+            "MGSM, OlympiadBench, Minerva). Same models as the table above.\n",
+            to_markdown(scores.score_table(r.ev, r.rows, r.maths_b, avg="maths_avg")),
+            to_markdown(scores.interval_table(r.ev, r.rows, r.maths_b, avg="maths_avg"))]
+
+
+def paper_section(r: Report) -> list[str]:
+    if r.ev.is_empty() or not r.paper:
+        return []
+    paper = pp.load_paper(r.paper)
+    long = pp.paper_vs_ours(r.ev, paper, r.backbone, r.rows, r.averages)
+    md = [f"## Ours vs the paper ({r.backbone}, LANCE arXiv 2412.15151)\n"]
+    if long.is_empty():
+        return md + ["_this run shares no benchmark with the paper's tables_\n"]
+    md += ["gap = ours − paper, in points; the paper's rows are each method at its best iteration.\n",
+           to_markdown(pp.paper_vs_ours_table(long))]
+    if r.averages["avg"] == group("leaderboard") and "lance" in r.methods:
+        md += ["LANCE's Avg per iteration against the paper's figure (~: read off the figure):\n",
+               to_markdown(pp.paper_iterations(r.ev, paper, r.backbone, r.iters["lance"]))]
+    return md
+
+
+def shared_section(r: Report) -> list[str]:
+    return ["## Shared: base and M_0\n", "### Training\n",
+            _md(stages.training_table(r.infos.get("", {})), 3, "no M_0 training record"),
+            "### Wall time per stage (s)\n",
+            _md(stages.time_table({k: v for k, v in r.times.items() if k in ("base", "iter0")}), 1, "no timings")]
+
+
+def method_section(r: Report, m: str) -> list[str]:
+    s = r.stats.get(m, {})
+    md = [f"## {method_name(m)}\n", "### Data funnel\n",
+          _md(_drop_empty_columns(stages.funnel_table(s)), empty="no stage statistics")]
+    drops = stages.drop_table(s)
+    if not drops.is_empty():
+        md += ["#### Clean: drop reasons\n", to_markdown(drops)]
+    jt = stages.judge_table(s)
+    return md + ["### Judge health\n", (JUDGE_NOTE + "\n" + to_markdown(jt, 3)) if not jt.is_empty()
+                 else "_no review stage in this method_\n",
+                 "### Training\n", _md(stages.training_table(r.infos.get(m, {})), 3, "no training record yet"),
+                 "### Wall time per stage (s)\n",
+                 _md(stages.time_table({k: v for k, v in r.times.items() if parse_run(k)[0] == m}), 1, "no timings")]
+
+
+def funnel_csv(r: Report) -> pl.DataFrame | None:
+    funnels = [stages.funnel_table(r.stats.get(m, {})).select(pl.lit(m).alias("method"), pl.all())
+               for m in r.methods]
+    return pl.concat(funnels, how="diagonal_relaxed") if funnels else None
+
+
+def write_report(lay: dict, out: dict[str, str]) -> str:
+    """Write every output (``out``: the rule's output name -> path, `OUTPUTS`); return the page."""
+    missing = set(OUTPUTS) - set(out)
+    if missing:
+        raise ValueError(f"the report rule must declare the outputs {sorted(missing)}")
+    for path in out.values():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    r = Report(lay)
+    md = [title(r), *evaluation_section(r), *maths_section(r), *paper_section(r), *shared_section(r)]
+    for m in r.methods:
+        md += method_section(r, m)
+    md += ["![funnel](funnel.png)\n", "![judge](judge.png)\n", "![loss](loss.png)\n"]
+    # the tidy tables (written empty with their header when there is nothing yet: declared outputs)
+    scores.tidy_eval(r.ev).write_csv(out["eval_csv"])
+    (funnel_csv(r) if r.methods else pl.DataFrame(schema={"method": pl.Utf8})).write_csv(out["funnel_csv"])
+    plots.plot_avg(r.ev, r.methods, r.iters, Path(out["avg_plot"]))
+    plots.plot_benchmarks(r.ev, r.methods, r.iters, r.main_b + [b for b in r.maths_b if b not in r.main_b],
+                          Path(out["eval_plot"]))
+    plots.plot_funnel(r.stats, r.methods, Path(out["funnel"]))
+    plots.plot_loss(r.train, r.methods, Path(out["loss"]))
+    plots.plot_judge(r.stats, r.methods, Path(out["judge"]))
+    text = "\n".join(md)
+    write_text_atomic(out["md"], text)
+    return text

@@ -1,0 +1,7 @@
+"""Training with LLaMA-Factory: the adapter that runs `llamafactory-cli` in a work folder,
+resumes a killed run from its checkpoint and publishes the model atomically (`llamafactory`,
+import it only inside the llamafactory environment), and the pure building of its configs and
+data descriptions (`config`).
+
+May import: lancekit.core.
+"""

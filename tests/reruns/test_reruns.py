@@ -1,0 +1,323 @@
+"""A rerun follows every change that can alter an output, and nothing else.
+
+The workflow runs for real through the README's `./lance` in a copy of the repository, with
+tests/reruns/fake_stage.py standing in for the engines' interpreters (it writes each job's outputs and
+nothing else), so Snakemake records true provenance in seconds. Then each kind of change is made
+and a dry run says which rules would run and why. "Directly" means for a reason of the rule's
+own (its params, code or input files), not because an upstream job reruns.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import pytest
+import yaml
+
+from lance_testing import ROOT
+from lancekit.core import envs
+
+COPY = ("workflow", "src", "scripts", "config", "data", "envs", "environment.yml", "lance", "tests/reruns/fake_stage.py")
+
+
+def _copy_repo(dest):
+    for name in COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+
+
+class Checkout:
+    """A copy of the repository with fake engine environments, run through its ./lance."""
+
+    def __init__(self, root, env_dir):
+        self.root, self.env_dir = root, env_dir
+        fake = str(root / "tests" / "reruns" / "fake_stage.py")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("LANCE_")}
+        self.env.update({f"LANCE_PY_{e}": fake for e in ("MAIN", "VLLM", "LLAMAFACTORY", "OPENCOMPASS")})
+        (root / "cfg.yaml").write_text(f"iters: 2\nmethods: [{', '.join(METHODS)}]\nenv_dir: {env_dir}\n")
+
+    def lance(self, *args, check=True, change=None):
+        """./lance with the test config (and, as a second config file, a change of settings)."""
+        files = ["cfg.yaml"]
+        if change:
+            (self.root / "change.yaml").write_text(yaml.safe_dump(change))
+            files.append("change.yaml")
+        proc = subprocess.run([str(self.root / "lance"), "--configfile", *files, *args], cwd=self.root,
+                              env=self.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if check and proc.returncode != 0:
+            raise AssertionError(proc.stdout[-6000:])
+        return proc.stdout
+
+    def plan(self, change=None):
+        """{rule: [reasons]} of the jobs a dry run would start."""
+        out = self.lance("-n", change=change)
+        if "Nothing to be done" in out:
+            return {}
+        plan = {}
+        for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+            m = re.match(r"(?:local)?rule (\w+):", block)
+            reason = re.search(r"reason: (.*)", block)
+            if m and reason and m.group(1) != "all":
+                plan.setdefault(m.group(1), []).append(reason.group(1))
+        return plan
+
+    def reruns_alone(self, rule, target, change=None):
+        """Would `rule` rerun for `target` by itself (upstream jobs left as they are)?"""
+        out = self.lance("-n", target, "--allowed-rules", rule, change=change)
+        return "Nothing to be done" not in out
+
+    def statuses(self, change=None):
+        """{output file: (rule, status)} of every job of the run, from one `--detailed-summary`: the
+        status says whether the file is out of date for a reason of its own (params or code changed,
+        missing), whatever happens upstream of it. Snakemake fills in "updated input files" only for
+        a job with no other reason, so that one is checked here as Snakemake checks it: an input
+        file of the job's last run newer than its output (the venv stamps are ancient())."""
+        rows = {}
+        for line in self.lance("--detailed-summary", change=change).splitlines():
+            parts = line.split("\t")
+            if len(parts) != 8 or parts[0] == "output_file":
+                continue
+            out, rule, inputs, status = parts[0], parts[2], parts[4], parts[6]
+            if status == "ok" and inputs != "-":
+                used = [i for i in inputs.split(",") if i and not i.startswith("results/.envs/")]
+                if any(self.mtime(i) > self.mtime(out) for i in used if (self.root / i).exists()):
+                    status = "updated input files"
+            rows[out] = (rule, status)
+        assert rows, "the summary lists no job"
+        return rows
+
+    def mtime(self, path):
+        """A file's time; a folder's (a model) is its newest file's, as Snakemake takes it."""
+        p = self.root / path
+        if p.is_dir():
+            return max([p.stat().st_mtime_ns, *(f.stat().st_mtime_ns for f in p.rglob("*"))])
+        return p.stat().st_mtime_ns
+
+    def rerun_alone(self, change=None):
+        """The stages that would rerun for a reason of their own (Snakemake names only one reason
+        per job in a dry run, "updated by another job" first; the summary gives each file's own)."""
+        return {rule for rule, status in self.statuses(change).values() if status != "ok"}
+
+    def rerun_alone_by_method(self, change=None):
+        """(rule, method) of the per-method stages that would rerun for a reason of their own."""
+        found = set()
+        for path, (rule, status) in self.statuses(change).items():
+            m = re.match(r"results/(\w+)/iter\d+/", path)
+            if status != "ok" and m and rule in ("generate", "clean", "review_new", "annotate"):
+                found.add((rule, m.group(1)))
+        return found
+
+
+def directly(plan):
+    """Rules that a dry run schedules for a reason of their own (the first reason Snakemake names)."""
+    return {rule for rule, reasons in plan.items()
+            if any(not r.startswith("Input files updated by another job") for r in reasons)}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished (fake) run: every job, with the fake interpreters. Never changed: the tests
+    work on copies of it (a copy keeps every file's time and Snakemake's records, and a moved
+    checkout reruns nothing: test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing)."""
+    tmp = tmp_path_factory.mktemp("reruns")
+    root = tmp / "lance"
+    _copy_repo(root)
+    co = Checkout(root, tmp / "envs")  # the fake setup_env jobs write the stamps only
+    co.lance()
+    assert co.plan() == {}
+    return co
+
+
+def copy_of(finished, dest):
+    shutil.copytree(finished.root, dest, symlinks=True)
+    co = Checkout(dest, finished.env_dir)
+    assert co.plan() == {}
+    return co
+
+
+@pytest.fixture(scope="module")
+def checkout(finished, tmp_path_factory):
+    """A finished run shared by the tests that only edit and then restore."""
+    return copy_of(finished, tmp_path_factory.mktemp("shared") / "lance")
+
+
+@pytest.fixture
+def own_checkout(finished, tmp_path):
+    """A finished run for a test that changes it for good."""
+    return copy_of(finished, tmp_path / "lance")
+
+
+@contextmanager
+def edited(path, text="\n"):
+    """Append to a file for the duration of the block, then restore its bytes and mtime."""
+    before, st = path.read_bytes(), path.stat()
+    time.sleep(0.01)
+    with open(path, "a") as f:
+        f.write(text)
+    try:
+        yield
+    finally:
+        path.write_bytes(before)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+METHODS = ("lance", "self_instruct", "spin", "i_sheep")
+
+
+@pytest.mark.parametrize("path,rules", [
+    ("config/prompts/review.txt", {"review_seed", "review_new"}),
+    ("config/prompts/negative.txt", {"generate"}),
+    ("config/train/dpo.yaml", {"train_dpo"}),
+])
+def test_prompt_and_template_edits_rerun_the_stages_that_read_them(checkout, path, rules):
+    with edited(checkout.root / path):
+        plan = checkout.plan()
+        assert directly(plan) <= rules and all("Updated input files" in plan[r][0] for r in directly(plan))
+        assert checkout.rerun_alone() == rules
+    assert checkout.plan() == {}
+
+
+@pytest.mark.parametrize("module,rules", [
+    ("src/lancekit/data/rouge.py", {"clean"}),
+    # the report names the methods (the methods table), so it runs every method's code too
+    ("src/lancekit/data/judge.py", {"review_seed", "review_new", "generate", "annotate", "review_seed_gather",
+                                    "generate_gather", "review_new_gather", "report"}),
+    # the engine stages' progress keys (no longer training's or evaluation's: the model
+    # fingerprint they use lives with the code version)
+    ("src/lancekit/generation/progress.py", {"review_seed", "review_new", "generate"}),
+    ("src/lancekit/core/provenance.py", {"review_seed", "review_new", "generate", "train_m0", "train_sft",
+                                         "train_dpo", "evaluate"}),
+    # one method's module: the stages that run every method's code (the methods table)
+    ("src/lancekit/methods/spin.py", {"generate", "annotate", "report"}),
+    ("scripts/train.py", {"train_m0", "train_sft", "train_dpo"}),
+])
+def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module, rules):
+    with edited(checkout.root / module, "# changed\n"):
+        assert checkout.rerun_alone() == rules
+        plan = checkout.plan()
+        assert directly(plan) <= rules and all("Params have changed" in plan[r][0] for r in directly(plan))
+    assert checkout.plan() == {}
+
+
+@pytest.mark.parametrize("change,rules", [
+    ({"split_threshold": 6.5}, {"generate", "generate_gather"}),  # annotate takes generate's split
+    ({"sampling": {"max_tokens": 100}}, {"generate"}),
+    ({"review": {"max_parse_failure_rate": 0.5}}, {"annotate"}),
+    ({"review": {"samples": 2}}, {"review_seed", "review_new"}),
+    ({"vllm": {"kvcache_gib": 3}}, set()),
+    ({"vllm": {"chunk_size": 7}}, set()),
+    ({"resources": {"vllm": {"threads": 1}}}, set()),
+])
+def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, rules):
+    if rules:
+        assert checkout.rerun_alone(change) == rules
+    else:
+        assert checkout.plan(change) == {}
+
+
+@pytest.mark.parametrize("change,reruns", [
+    # I-SHEEP's threshold: only I-SHEEP's annotate (not LANCE's, whose rule it shares)
+    ({"i_sheep": {"threshold": 7.0}}, {("annotate", "i_sheep")}),
+    # the task-writing sampling of Self-Instruct, which I-SHEEP's generation shares
+    ({"self_instruct": {"temperature": 0.9}}, {("generate", "self_instruct"), ("generate", "i_sheep")}),
+    ({"self_instruct": {"blocked_words": ["photo"]}}, {("clean", "self_instruct"), ("clean", "i_sheep")}),
+    ({"spin": {"keep_previous": False}}, {("annotate", "spin")}),
+    ({"generate": {"negatives_per_seed": 3}}, {("generate", "lance")}),
+    ({"i_sheep": {"samples": 2}}, {("review_new", "i_sheep")}),
+])
+def test_a_method_setting_reruns_only_that_method(checkout, change, reruns):
+    assert checkout.rerun_alone_by_method(change) == reruns
+
+
+def test_adding_a_method_reruns_nothing_of_the_others(checkout):
+    plan = checkout.plan({"methods": [*METHODS, "lance_sft_only"]})
+    assert all(r.startswith(("Missing output files", "Input files updated by another job")) for rs in plan.values()
+               for r in rs) and "report" in plan, plan
+    assert len(plan["train_sft"]) == 2 and "train_dpo" not in plan  # lance_sft_only's 2 iterations
+
+
+def test_more_shards_are_more_engine_jobs_and_rerun_nothing_else_directly(checkout):
+    plan = checkout.plan({"shards": 2})
+    # 2 shards of each iteration that has the stage: LANCE 2, Self-Instruct 1, SPIN 2, I-SHEEP 2
+    for rule, n in (("review_seed", 2), ("generate", 7), ("review_new", 4)):
+        assert len(plan[rule]) == 2 * n and all(r.startswith("Missing output files") for r in plan[rule]), plan[rule]
+    assert directly(plan) <= {"review_seed", "generate", "review_new", "review_seed_gather", "generate_gather",
+                              "review_new_gather"}, plan
+    assert checkout.plan() == {}
+
+
+def test_moving_the_checkout_or_rebuilding_a_venv_reruns_nothing(own_checkout, tmp_path):
+    checkout = own_checkout
+    stamp = checkout.root / "results" / ".envs" / f"{envs.env_path('vllm', checkout.root).name}.ready"
+    time.sleep(0.01)
+    stamp.write_text("rebuilt\n")  # the venv was built again
+    assert checkout.plan() == {}
+    moved = tmp_path / "elsewhere" / "lance"  # the results move with it, as with ./lance
+    moved.parent.mkdir()
+    checkout.root.rename(moved)
+    co = Checkout(moved, checkout.env_dir)
+    co.env.update({f"LANCE_PY_{e}": str(moved / "tests" / "reruns" / "fake_stage.py")
+                   for e in ("MAIN", "VLLM", "LLAMAFACTORY", "OPENCOMPASS")})
+    assert co.plan() == {}
+
+
+def test_a_local_base_model_is_an_input(own_checkout, tmp_path):
+    checkout = own_checkout
+    model = tmp_path / "my_model"
+    model.mkdir()
+    (model / "config.json").write_text("{}\n")
+    with open(checkout.root / "cfg.yaml", "a") as f:
+        f.write(f"model: {{base: {model}}}\n")
+    checkout.lance()
+    assert checkout.plan() == {}
+    time.sleep(0.01)
+    (model / "tokenizer.json").write_text("{}\n")  # a file added to the model directory
+    assert directly(checkout.plan()) == {"train_m0", "evaluate"}
+    assert checkout.reruns_alone("evaluate", "results/base/eval/summary.json")
+    assert checkout.reruns_alone("train_m0", "results/iter0/sft_model")
+
+
+def test_a_killed_run_does_not_block_the_next_one(own_checkout):
+    """kill -9 Snakemake in the middle of a job: the plain ./lance goes on, redoing what was cut."""
+    checkout = own_checkout
+    with open(checkout.root / "config/prompts/review.txt", "a") as f:
+        f.write("\n")
+    mark = checkout.root / "clean-started"
+    env = dict(checkout.env, FAKE_STAGE_HANG="clean", FAKE_STAGE_MARK=str(mark))
+    proc = subprocess.Popen([str(checkout.root / "lance"), "--configfile", "cfg.yaml", "--cores", "1"],
+                            cwd=checkout.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not mark.exists():
+        time.sleep(0.2)
+    assert mark.exists(), "the clean job should have started"
+    assert any((checkout.root / ".snakemake" / "locks").iterdir()), "the run holds its lock"
+    assert any((checkout.root / ".snakemake" / "incomplete").iterdir()), "clean's outputs are incomplete"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (checkout.root / "results" / "lance" / "iter1" / ".clean.json.x1y2.part").write_text("half")
+    out = checkout.lance()
+    assert "releasing the lock left by a killed run" in out
+    assert "removed the leftover of a killed job" in out
+    assert not list((checkout.root / "results").rglob("*.part"))
+    assert checkout.plan() == {}
+
+
+def test_plain_snakemake_runs_the_same_workflow(checkout):
+    """The README's `snakemake --cores all` (in the activated main environment, no wrapper, no
+    PYTHONPATH) sees the same workflow as ./lance: the finished run is up to date for it too."""
+    env = {k: v for k, v in checkout.env.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "all", "--configfile", "cfg.yaml", "-n"],
+                         cwd=checkout.root, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "Nothing to be done" in out.stdout
+    assert "workflow/profiles/default" in out.stdout  # rerun-incomplete is on here too

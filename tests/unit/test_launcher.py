@@ -1,0 +1,67 @@
+"""./lance's launcher (lancekit.pipeline.launcher) and the job environment (lancekit.pipeline.environ)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from lancekit.core.paths import REPO, SRC
+from lancekit.pipeline import environ, launcher
+
+
+@pytest.mark.parametrize("args,folder", [
+    (["--directory", "/x/run", "-n"], "/x/run"),
+    (["--directory=/x/run", "-n"], "/x/run"),          # the spelling the old bash loop missed
+    (["-d", "/x/run"], "/x/run"),
+    (["--configfile", "a.yaml", "b.yaml", "-d", "rel"], "rel"),
+    (["-n", "results/iter0/seed.json"], "."),
+])
+def test_the_working_directory_is_found_as_snakemake_reads_it(args, folder):
+    assert launcher.working_directory(args) == Path(folder)
+
+
+def test_test_command_runs_the_suite_cheapest_first_or_fast():
+    assert launcher.test_argv([])[3:] == list(launcher.TEST_PATHS)
+    assert launcher.test_argv(["--fast", "-x"])[3:] == [*launcher.FAST_TEST_PATHS, "-x"]
+    assert launcher.test_argv(["tests/unit/test_judge.py", "-q"])[3:] == ["tests/unit/test_judge.py", "-q"]
+    assert launcher.TEST_PATHS[:2] == launcher.FAST_TEST_PATHS
+    assert all((REPO / p).is_dir() for p in launcher.TEST_PATHS)
+
+
+CONFIG = {"vllm": {"kvcache_gib": 3}, "resources": {"vllm": {"gpu": 0}}, "env_dir": None}
+
+
+def test_the_job_environment_is_offline_with_caches_in_the_working_directory(tmp_path):
+    env = environ.job_environment(CONFIG, {}, cwd=tmp_path, python="/py", use_conda=False)
+    assert env["HF_HUB_OFFLINE"] == "1" and env["HF_HOME"] == str(tmp_path / ".cache" / "huggingface")
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "3" and env["LANCE_PY_MAIN"] == "/py"
+    assert env["PYTHONPATH"] == str(SRC) and env["LANCE_SCRIPTS"] == str(REPO / "scripts")
+    assert "LANCE_PY_VLLM" not in env and "LANCE_VLLM_FLAVOUR" not in env and "LANCE_ENV_DIR" not in env
+
+
+def test_what_is_set_outside_wins_but_src_comes_first(tmp_path):
+    current = {"HF_HOME": "/mine", "PYTHONPATH": f"/other:{SRC}", "LANCE_PY_VLLM": "/my/vllm"}
+    env = environ.job_environment(CONFIG, current, cwd=tmp_path, python=sys.executable, use_conda=False)
+    assert "HF_HOME" not in env and "LANCE_PY_VLLM" not in env
+    assert env["PYTHONPATH"] == f"{SRC}:/other"
+
+
+def test_conda_gpus_and_env_dir(tmp_path):
+    cfg = {**CONFIG, "resources": {"vllm": {"gpu": 1}}, "env_dir": str(tmp_path / "envs")}
+    env = environ.job_environment(cfg, {}, cwd=tmp_path, python="/py", use_conda=True)
+    assert env["LANCE_PY_MAIN"] == env["LANCE_PY_VLLM"] == env["LANCE_PY_OPENCOMPASS"] == "python"
+    assert env["LANCE_VLLM_FLAVOUR"] == "cuda" and env["LANCE_ENV_DIR"] == str(tmp_path / "envs")
+
+
+def test_an_engine_says_what_its_jobs_ask_of_a_cluster():
+    from lancekit.pipeline.wiring import Engine
+
+    cfg = {"resources": {"vllm": {"threads": 4, "gpu": 2, "partition": "gpu", "mem_mb": 9000}}}
+    e = Engine("vllm", cfg, runtime=120)
+    assert e.threads == 4 and e.resources == {"mem_mb": 9000, "runtime": 120, "gpu": 2, "slurm_partition": "gpu"}
+    assert e.ready and e.ready[0].startswith("results/.envs/vllm-") and e.conda.startswith("../../envs/vllm-")
+    gres = Engine("vllm", {"resources": {**cfg["resources"], "gpu_request": "gres"}})
+    assert gres.resources["gres"] == "gpu:2" and "gpu" not in gres.resources
+    assert Engine("main", {"resources": {}}, use_conda=True).ready == []
+    assert Engine("main", {"resources": {}}).shell("clean").startswith('"$LANCE_PY_MAIN" "$LANCE_SCRIPTS/clean.py"')
+    assert 'py="${{LANCE_PY_OPENCOMPASS:-}}"' in Engine("opencompass", {"resources": {}}).shell("evaluate")

@@ -1,0 +1,118 @@
+"""Chunked progress: finished chunks are on disk as they finish, a rerun sends only the rest,
+and anything that decides a completion changes the key."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from lancekit.core.provenance import model_fingerprint
+from lancekit.generation.progress import Progress, request_key
+from lancekit.generation.run import run_requests
+from lancekit.generation.settings import Sampling
+from lancekit.generation.vllm_engine import Completion
+
+SAMPLING = Sampling(temperature=0.7, top_p=0.9)
+
+
+
+def Comp(text):
+    return Completion(text, "stop", 2)
+
+
+class CannedEngine:
+    """Answers each conversation with its own text, finishing them in reverse order (as a batched
+    engine may); killed (KeyboardInterrupt) after `fail_after` finished conversations."""
+
+    def __init__(self, fail_after=None):
+        self.calls, self.sent, self.fail_after = 0, 0, fail_after
+
+    def chat(self, convs, *, n, seeds, on_done=None, **kw):
+        self.calls += 1
+        out = [[Comp(c[-1]["content"] + f"#{k}") for k in range(n)] for c in convs]
+        for i in reversed(range(len(convs))):
+            if self.fail_after is not None and self.sent >= self.fail_after:
+                raise KeyboardInterrupt("killed")
+            self.sent += 1
+            if on_done:
+                on_done(i, out[i])
+        return out
+
+
+def reqs(k, n=2):
+    return [{"key": f"r{i}", "messages": [{"role": "user", "content": f"q{i}"}], "n": n, "seed": i} for i in range(k)]
+
+
+def test_a_killed_stage_resumes_without_resending_finished_chunks(tmp_path):
+    path = tmp_path / "shard.json.progress.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        run_requests(CannedEngine(fail_after=7), reqs(10), SAMPLING, 8, "t", Progress(path, "m"), chunk=3)
+    before = path.read_bytes()
+    assert len(before.splitlines()) == 6  # two whole chunks of three; the seventh was in flight
+    engine, progress = CannedEngine(), Progress(path, "m")
+    out = run_requests(engine, reqs(10), SAMPLING, 8, "t", progress, chunk=3)
+    assert engine.sent == 4 and progress.resumed == 6 and progress.sent == 4
+    assert path.read_bytes().startswith(before)  # finished chunks: bytes unchanged
+    assert [o[0]["text"] for o in out] == [f"q{i}#0" for i in range(10)]
+    progress.finish()
+    assert path.read_bytes().startswith(before)
+    again = CannedEngine()
+    assert run_requests(again, reqs(10), SAMPLING, 8, "t", Progress(path, "m"), chunk=3) == out
+    assert again.calls == 0  # nothing left to send: the engine is never asked
+
+
+def test_chunks_are_saved_as_requests_finish_without_splitting_the_batch(tmp_path):
+    engine, progress = CannedEngine(), Progress(tmp_path / "p.jsonl", "m")
+    run_requests(engine, reqs(10), SAMPLING, 8, "t", progress, chunk=4)
+    assert engine.calls == 1  # one batched run for all ten
+    assert progress.chunks == 3 and len((tmp_path / "p.jsonl").read_text().splitlines()) == 10
+
+
+def test_a_torn_last_line_is_dropped_and_the_rest_kept(tmp_path):
+    path = tmp_path / "p.jsonl"
+    run_requests(CannedEngine(), reqs(4), SAMPLING, 8, "t", Progress(path, "m"), chunk=2)
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"k": "abc", "c": [{"te')
+    engine = CannedEngine()
+    run_requests(engine, reqs(5), SAMPLING, 8, "t", Progress(path, "m"), chunk=2)
+    assert engine.sent == 1
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+def test_stale_lines_are_dropped_when_the_stage_finishes(tmp_path):
+    path = tmp_path / "p.jsonl"
+    run_requests(CannedEngine(), reqs(4), SAMPLING, 8, "t", Progress(path, "m"), chunk=0)
+    p = Progress(path, "m")
+    changed = reqs(4)
+    changed[0]["messages"][0]["content"] = "edited prompt"
+    engine = CannedEngine()
+    run_requests(engine, changed, SAMPLING, 8, "t", p, chunk=0)
+    assert engine.sent == 1
+    p.finish()
+    assert len(path.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("change", [
+    lambda r, s: r.update(seed=99), lambda r, s: r.update(key="other"), lambda r, s: r.update(n=5),
+    lambda r, s: r.update(stop=["\n"]), lambda r, s: r.update(choice=[" 1"]), lambda r, s: r.update(max_tokens=3),
+    lambda r, s: r["messages"].append({"role": "assistant", "content": "x"}),
+    lambda r, s: replace(s, temperature=0.1), lambda r, s: replace(s, top_p=0.5),
+])
+def test_everything_that_decides_a_completion_is_in_the_key(change):
+    req = reqs(1)[0]
+    k = request_key(req, SAMPLING, 8, "m")
+    sampling = change(req, SAMPLING) or SAMPLING
+    assert request_key(req, sampling, 8, "m") != k
+
+
+def test_the_model_is_in_the_key(tmp_path):
+    req = reqs(1)[0]
+    assert request_key(req, SAMPLING, 8, "a") != request_key(req, SAMPLING, 8, "b")
+    assert request_key(req, SAMPLING, 8, "m") != request_key(req, SAMPLING, 9, "m")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"12")
+    before = model_fingerprint(str(model))
+    (model / "model.safetensors").write_bytes(b"1234")  # retrained in place
+    assert model_fingerprint(str(model)) != before
+    assert model_fingerprint("org/name") == "org/name"
