@@ -95,7 +95,7 @@ def test_an_engine_that_asks_more_cpus_than_any_node_stops_before_any_job(cluste
     big.write_text(f"resources: {{vllm: {{threads: {cluster.cpus + 1}}}}}\n")
     before = sum(map(len, slurm_jobs(cluster).values()))
     argv = [str(ROOT / "lance"), "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
-            "--directory", str(tmp_path), "--configfile", str(CONFIG), str(big), "results/lance/iter1/reviewed_seed.json"]
+            "--directory", str(tmp_path), "results/lance/iter1/reviewed_seed.json", "--configfile", str(CONFIG), str(big)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANCE_PY_")} | cluster.env
     out = subprocess.run(argv, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          timeout=300)

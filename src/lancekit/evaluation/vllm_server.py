@@ -66,7 +66,8 @@ def server_env(base: dict, vllm: dict, *, on_gpu: bool = False) -> dict:
     # lancekit of the opencompass env is not the server's business
     env.pop("PYTHONPATH", None)
     if not on_gpu:
-        for var, value in vllm_cpu_env(vllm["kvcache_gib"], int(vllm["tensor_parallel_size"])).items():
+        cpu_env = vllm_cpu_env(vllm["kvcache_gib"], int(vllm["tensor_parallel_size"]), bool(vllm.get("in_process")))
+        for var, value in cpu_env.items():
             env.setdefault(var, value)
         # the opencompass task's thread limit must not throttle the server
         for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):

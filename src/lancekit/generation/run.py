@@ -19,7 +19,7 @@ def open_engine(model: str, engine: GenerationSettings):
     v = engine.vllm
     llm = VLLMEngine(model, seed=engine.seed, dtype=v.dtype, max_model_len=v.max_model_len,
                      tensor_parallel_size=v.tensor_parallel_size, gpu_memory_utilization=v.gpu_memory_utilization,
-                     trust_remote_code=engine.trust_remote_code, extra=v.extra or None)
+                     trust_remote_code=engine.trust_remote_code, in_process=v.in_process, extra=v.extra or None)
     print(f"engine ready in {time.time() - t0:.1f} s", flush=True)
     return llm
 

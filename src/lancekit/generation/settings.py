@@ -20,6 +20,7 @@ class VLLMArgs:
     max_model_len: int = 4096
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.85
+    in_process: bool = False    # CPU: the engine's core and worker in the stage's own process
     extra: dict = field(default_factory=dict)   # more keyword arguments for vllm.LLM
 
 

@@ -70,7 +70,7 @@ class VLLMEngine:
     def __init__(self, model_path: str, *, seed: int = 0, dtype: str = "auto",
                  max_model_len: int = 4096, tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float = 0.85, trust_remote_code: bool = False,
-                 extra: dict | None = None):
+                 in_process: bool = False, extra: dict | None = None):
         """Build the engine.
 
         On a machine without CUDA: ``dtype="auto"`` becomes ``cpu_dtype()`` (vLLM's own "auto"
@@ -78,7 +78,8 @@ class VLLMEngine:
         per start for no speed-up), chunked prefill off (with per-request seeds it crashed
         batches of 64), and environment defaults that are only set when absent:
         lancekit.core.envs.vllm_cpu_env (a 2 GiB KV cache, the V1 model runner, every CPU of
-        this process).
+        this process). With `in_process` (CPU only) the engine core and, with one rank, the worker
+        run in this process (``distributed_executor_backend="uni"``): no extra Python to start.
         `extra` is passed to ``vllm.LLM`` last and overrides everything.
         """
         os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
@@ -90,10 +91,12 @@ class VLLMEngine:
         if self.on_gpu:
             kwargs.update(dtype=dtype, gpu_memory_utilization=gpu_memory_utilization)
         else:
-            for var, value in vllm_cpu_env(2, tensor_parallel_size).items():
+            for var, value in vllm_cpu_env(2, tensor_parallel_size, in_process).items():
                 os.environ.setdefault(var, value)
             kwargs.update(dtype=cpu_dtype() if dtype == "auto" else dtype, enforce_eager=True,
                           enable_chunked_prefill=False)
+            if in_process and tensor_parallel_size == 1:  # the worker in the engine's process, too
+                kwargs["distributed_executor_backend"] = "uni"
         kwargs.update(extra or {})
         self.settings = kwargs
 

@@ -32,6 +32,8 @@ def working_directory(args: list[str]) -> Path:
     """The folder a Snakemake command line runs in (its --directory / -d, else here), found by
     Snakemake's own argument parser, so that every spelling it accepts (``--directory=DIR``,
     ``-d DIR``, ``-dDIR``) is understood."""
+    if not any(a.startswith(("-d", "--d")) for a in args):
+        return Path(".")  # no option that could be it (and no second of Snakemake's start-up)
     from snakemake.cli import get_argument_parser
 
     parsed, _ = get_argument_parser().parse_known_args(args)
