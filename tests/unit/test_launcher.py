@@ -65,3 +65,12 @@ def test_an_engine_says_what_its_jobs_ask_of_a_cluster():
     assert Engine("main", {"resources": {}}, use_conda=True).ready == []
     assert Engine("main", {"resources": {}}).shell("clean").startswith('"$LANCE_PY_MAIN" "$LANCE_SCRIPTS/clean.py"')
     assert 'py="${{LANCE_PY_OPENCOMPASS:-}}"' in Engine("opencompass", {"resources": {}}).shell("evaluate")
+
+
+def test_engine_environments_are_built_ahead_only_for_the_integration_tests(monkeypatch):
+    started = []
+    monkeypatch.setattr(launcher.subprocess, "Popen", lambda argv, **kw: started.append(argv))
+    assert launcher.build_engines_in_background(["tests/gate", "tests/unit", "-x"]) is None and not started
+    log = launcher.build_engines_in_background(list(launcher.TEST_PATHS))
+    assert log is not None and started and started[0][-3:] == ["vllm", "llamafactory", "opencompass"]
+    log.unlink(missing_ok=True)

@@ -1,7 +1,9 @@
 """What ./lance runs once the main environment exists (./lance only finds or builds it):
 
     ./lance [snakemake options] [targets]   the pipeline: Snakemake with the shipped defaults
-    ./lance test [--fast] [pytest options]  the tests (--fast: the gate and the unit tests only)
+    ./lance test [--fast] [pytest options]  the tests (--fast: the gate and the unit tests only); with the
+                                            integration tests, the engines' environments are built in
+                                            the background while the cheap tests run
     ./lance envs                            build every engine environment now
 
 Snakemake's own options are Snakemake's: nothing here re-parses them but to find the working
@@ -19,9 +21,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-from ..core.paths import REPO
+from ..core import envs
+from ..core.paths import REPO, with_src
 
 # the test suite in the order it runs: cheapest first (tests/conftest.py keeps the order)
 TEST_PATHS = ("tests/gate", "tests/unit", "tests/reruns", "tests/integration")
@@ -49,6 +53,22 @@ def test_argv(args: list[str]) -> list[str]:
     return [sys.executable, "-m", "pytest", *rest]
 
 
+def build_engines_in_background(args: list[str]) -> Path | None:
+    """When the tests to run include the integration tests, build the engines' environments in the
+    background while the cheap tests run (the integration run would build them first thing; a job
+    that needs one waits for the build under its lock, lancekit.core.envs.ensure). Returns the log."""
+    paths = [a for a in args if not a.startswith("-")]
+    if not any("integration" in p for p in paths):
+        return None
+    log = Path(tempfile.gettempdir()) / f"lance-envs-{os.getpid()}.log"
+    with open(log, "w") as out:
+        subprocess.Popen([sys.executable, str(REPO / "scripts" / "setup_env.py"), *envs.ENGINES],
+                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                         env=dict(os.environ, PYTHONPATH=with_src(os.environ.get("PYTHONPATH"))))
+    print(f"lance: building the engine environments in the background (log {log})", file=sys.stderr, flush=True)
+    return log
+
+
 def release_stale_lock(directory: Path) -> bool:
     """Release the lock a killed ./lance run left in ``directory``; True when one was released."""
     snakemake_dir = directory / ".snakemake"
@@ -71,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     os.chdir(REPO)
     if args[:1] == ["test"]:
-        os.execv(sys.executable, test_argv(args[1:]))
+        argv = test_argv(args[1:])
+        build_engines_in_background(argv[3:])
+        os.execv(sys.executable, argv)
     if args[:1] == ["envs"]:
         os.execv(sys.executable, [sys.executable, "-m", "snakemake", "--cores", "all", "envs", *args[1:]])
     directory = working_directory(args)
