@@ -73,7 +73,7 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
     # ablations review the seed; all but Self-Instruct generate 4 times; LANCE x3 and I-SHEEP re-review
     # (its seed is not staged here: the stand-in rule missing_data plans it, and a warning says so)
     (("config/paper.yaml",), None,
-     {"missing_data": 1, "prepare_seed": 1, "train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
+     {"missing_data": 1, "fetch_base_model": 1, "prepare_seed": 1, "train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
       "review_new": 128, "review_seed_gather": 12, "generate_gather": 21, "review_new_gather": 16, "clean": 17,
       "annotate": 21}),
     ((), {"shards": 3, "iters": 1}, {"review_seed": 3, "generate": 3, "review_new": 3, "generate_gather": 1}),
@@ -82,9 +82,10 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
                                        "generate": 4, "review_seed": 1, "review_new": 2}),
     (("tests/integration/e2e.yaml",), None, {"train_m0": 1, "train_sft": 4, "train_dpo": 3, "evaluate": 8,
                                               "generate": 6, "review_seed": 3, "review_new": 4}),
-    # M_0 is a hub model itself: nothing trains it, nothing downloads it
+    # M_0 is a hub model itself, not in the cache: nothing trains it, one job would fetch it (a real
+    # run stops before any job while downloads are off: test_an_uncached_hub_model_stops_...)
     ((), {"model": {"base": "Qwen/Qwen2-0.5B"}, "train": {"m0": False}, "iters": 1},
-     {"train_m0": 0, "train_sft": 1, "evaluate": 3, "prepare_base_model": 0}),
+     {"train_m0": 0, "train_sft": 1, "evaluate": 3, "prepare_base_model": 0, "fetch_base_model": 1}),
     # no iteration: base and M_0 are trained and evaluated, and the report shows them
     ((), {"iters": 0}, {"train_m0": 1, "train_sft": 0, "evaluate": 2, "review_seed": 0, "report": 1}),
 ])
@@ -139,6 +140,7 @@ def test_a_target_after_configfile_with_one_value(tmp_path):
     ({"review": {"mode": "strict"}}, "mode"),
     ({"vllm": {"tensor_parallel_size": 2}, "resources": {"vllm": {"gpu": 1}}}, "vllm.tensor_parallel_size"),
     ({"model": {"base": "./nowhere"}}, "model.base: ./nowhere is no model directory"),
+    ({"model": {"base": "no hub id"}}, "model.base: 'no hub id' is neither 'embedded', a local directory"),
 ])
 def test_bad_config_stops_before_any_job(tmp_path, config, message):
     out = dry_run(tmp_path, config=config)
@@ -158,3 +160,46 @@ def test_a_missing_seed_is_planned_by_a_dry_run_and_stops_a_real_run_before_any_
     assert real.returncode != 0 and message in real.stdout, real.stdout[-3000:]
     assert "localrule" not in real.stdout and "rule prepare_base_model" not in real.stdout, real.stdout[-3000:]
     assert not (tmp_path / "results").exists() and not (tmp_path / "nowhere").exists()
+
+
+def hub_cache_with(tmp_path, repo_id="lance-test/tiny", files=("config.json",)):
+    """A Hugging Face cache in the hub layout: models--<org>--<name>/snapshots/<commit>/, refs/main."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    folder = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}"
+    snap = folder / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for name in files:
+        (snap / name).write_text("{}\n")
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text(commit)
+    return tmp_path / "hub", snap
+
+
+def test_a_cached_hub_model_is_read_from_its_snapshot(tmp_path):
+    cache, snap = hub_cache_with(tmp_path)
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    (wd / "extra.yaml").write_text(yaml.safe_dump({"model": {"base": "lance-test/tiny"}, "iters": 0}))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), HF_HUB_CACHE=str(cache))
+    out = subprocess.run([*SNAKEMAKE, "--directory", str(wd), "-n", "--cores", "1", "--configfile",
+                          str(wd / "extra.yaml"), "--printshellcmds"], cwd=wd, env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert out.returncode == 0 and "WARNING model.base" not in out.stdout, out.stdout[-3000:]
+    train = next(j for j in out.stdout.split("\nrule ") if j.startswith("train_m0:"))
+    assert str(snap) in train  # the snapshot folder is the job's input and start model
+    stats = out.stdout[out.stdout.index("Job stats:"):]
+    assert "fetch_base_model" not in stats and "prepare_base_model" not in stats, stats
+
+
+def test_an_uncached_hub_model_stops_a_real_run_before_any_job_naming_the_fetch(tmp_path):
+    cache, _ = hub_cache_with(tmp_path)
+    (tmp_path / "extra.yaml").write_text(yaml.safe_dump({"model": {"base": "lance-test/absent"}, "iters": 1}))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    real = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1", "--configfile",
+                           str(tmp_path / "extra.yaml")], cwd=tmp_path, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert real.returncode != 0, real.stdout[-3000:]
+    assert f"model.base: lance-test/absent is not in the Hugging Face cache ({cache})" in real.stdout
+    assert "HF_HUB_OFFLINE=0 ./lance results/base_model" in real.stdout
+    assert "huggingface-cli download lance-test/absent" in real.stdout
+    assert "localrule" not in real.stdout and not (tmp_path / "results").exists(), real.stdout[-3000:]

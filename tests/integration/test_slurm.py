@@ -71,7 +71,7 @@ def test_a_sharded_engine_stage_runs_as_slurm_jobs(cluster, tmp_path):
     assert not {"review_seed_gather", "setup_env", "download_base_model"} & set(jobs)
     for job in jobs["review_seed"]:  # config resources.vllm: threads, runtime, memory
         assert job["JobState"] == "COMPLETED", job
-        assert job["NumCPUs"] == "2" and job["TimeLimit"] == "00:15:00", job
+        assert job["NumCPUs"] == "1" and job["TimeLimit"] == "00:15:00", job
         # the plugin adds a megabyte or so to an array job's memory for its task table
         assert 6000 <= int(re.search(r"mem=(\d+)M", job["TRES"]).group(1)) <= 6010, job
     # the shards went in as one job array (slurm-array-jobs in the profile)

@@ -32,11 +32,12 @@ def _env() -> dict:
             | {"PYTHONUNBUFFERED": "1"} | SIDE_BY_SIDE)
 
 
-def run_lance(workdir: Path, *args: str, configfile: Path = CONFIG, log: str = "snakemake.out"):
+def run_lance(workdir: Path, *args: str, configfile: Path = CONFIG, log: str = "snakemake.out",
+              env: dict | None = None):
     """./lance to the end; the whole output is kept in the working directory (pytest shows the
     tail of a failed run)."""
     with open(workdir / log, "w") as out:
-        proc = subprocess.run(lance_argv(workdir, *args, configfile=configfile), cwd=ROOT, env=_env(),
+        proc = subprocess.run(lance_argv(workdir, *args, configfile=configfile), cwd=ROOT, env=_env() | (env or {}),
                               text=True, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise AssertionError(f"./lance failed ({proc.returncode}):\n{(workdir / log).read_text()[-15000:]}")

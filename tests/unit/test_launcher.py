@@ -67,10 +67,11 @@ def test_an_engine_says_what_its_jobs_ask_of_a_cluster():
     assert 'py="${{LANCE_PY_OPENCOMPASS:-}}"' in Engine("opencompass", {"resources": {}}).shell("evaluate")
 
 
-def test_engine_environments_are_built_ahead_only_for_the_integration_tests(monkeypatch):
+def test_engine_environments_are_built_ahead_only_for_the_integration_tests(monkeypatch, tmp_path):
     started = []
     monkeypatch.setattr(launcher.subprocess, "Popen", lambda argv, **kw: started.append(argv))
+    monkeypatch.setattr(launcher.tempfile, "gettempdir", lambda: str(tmp_path))
     assert launcher.build_engines_in_background(["tests/gate", "tests/unit", "-x"]) is None and not started
     log = launcher.build_engines_in_background(list(launcher.TEST_PATHS))
-    assert log is not None and started and started[0][-3:] == ["vllm", "llamafactory", "opencompass"]
-    log.unlink(missing_ok=True)
+    assert log is not None and log.parent == tmp_path
+    assert started and started[0][-3:] == ["vllm", "llamafactory", "opencompass"] and started[0][0] == "nice"

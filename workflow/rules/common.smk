@@ -15,9 +15,10 @@ from lancekit.core.paths import REPO
 from lancekit.core.provenance import code_version
 from lancekit.generation.settings import generation_settings
 from lancekit.methods.runs import parse_run, pattern
-from lancekit.pipeline.config_check import check_config, config_error, missing_data
+from lancekit.core.base_model import cached_snapshot
+from lancekit.pipeline.config_check import check_config, config_error, is_local_model, missing_data
 from lancekit.pipeline import layout
-from lancekit.pipeline.environ import job_environment
+from lancekit.pipeline.environ import hub_source, job_environment
 from lancekit.pipeline.wiring import Engine, as_json, env_stamp, job_spec
 
 # The config is checked before any job runs; defaults (the paper's constants) are filled in.
@@ -34,24 +35,41 @@ def repo_path(path):
 
 check_config(config, repo_path)
 
-# Data the user stages (the paper's seed): a dry run plans every job as if it were there (rule
-# missing_data stands in for it), a real run stops on start, before any job (check_staged_data).
-MISSING_DATA = missing_data(config, repo_path)
+USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+# Every job's environment (offline engines, caches in .cache/, lancekit on PYTHONPATH, the
+# interpreters, the user's Hugging Face cache): one pure function, lancekit.pipeline.environ.
+# Interpreters and entry points reach the shell as environment variables, not as params: where
+# the checkout or a venv lives must not decide a rerun (params do), only what the code says
+# (`code`) and the settings.
+os.environ.update(
+    job_environment(config, os.environ, cwd=Path.cwd(), python=sys.executable, use_conda=USE_CONDA)
+)
+
+# A hub model: its snapshot in the user's Hugging Face cache, or else fetched into
+# results/base_model by fetch_base_model (downloads allowed, HF_HUB_OFFLINE=0).
+HUB_CACHE, DOWNLOADS = hub_source(os.environ)
+HUB_SNAPSHOT = (
+    cached_snapshot(config["model"]["base"], config["model"]["revision"], HUB_CACHE)
+    if config["model"]["base"] != "embedded" and not is_local_model(config["model"]["base"])
+    else None
+)
+
+# Data the user stages (the paper's seed, a hub model's weights): a dry run plans every job as if
+# it were there (missing_data and fetch_base_model stand in for them), a real run stops on
+# start, before any job (check_staged_data).
+MISSING_DATA = missing_data(
+    config,
+    repo_path,
+    hub_cache=HUB_CACHE,
+    downloads=DOWNLOADS,
+    fetched=Path("results/base_model/config.json").is_file(),
+)
 for _problem in MISSING_DATA:
     print(
         f"WARNING {_problem}. A dry run plans the jobs as if it were there; a real run stops "
         "before any job.",
         file=sys.stderr,
     )
-
-USE_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-# Every job's environment (offline engines, caches in .cache/, lancekit on PYTHONPATH, the
-# interpreters): one pure function, lancekit.pipeline.environ. Interpreters and entry points
-# reach the shell as environment variables, not as params: where the checkout or a venv lives
-# must not decide a rerun (params do), only what the code says (`code`) and the settings.
-os.environ.update(
-    job_environment(config, os.environ, cwd=Path.cwd(), python=sys.executable, use_conda=USE_CONDA)
-)
 
 
 def check_cluster_fits():
@@ -139,17 +157,12 @@ def per_method(settings_of):
 
 
 def get_base_model():
-    """The base model: converted from the embedded GGUF, a local directory, or a hub id."""
+    """The base model's folder: converted from the embedded GGUF, a local directory, or a hub
+    model (its snapshot in the Hugging Face cache, else fetched into results/base_model)."""
     base = config["model"]["base"]
-    if base == "embedded":
-        return "results/base_model"
-    return repo_path(base) if is_local_model(base) else base
-
-
-def is_local_model(base):
-    """model.base names a local directory when it is absolute or starts with . or ~;
-    anything else is a hub id (decided by the text, never by what exists on disk)."""
-    return Path(base).is_absolute() or base.startswith((".", "~"))
+    if is_local_model(base):
+        return repo_path(base)
+    return str(HUB_SNAPSHOT) if HUB_SNAPSHOT else "results/base_model"
 
 
 def get_model(t, method):
@@ -162,16 +175,9 @@ def get_model(t, method):
 
 
 def needs(model_of):
-    """A model-path function (of the wildcards) as an input of a stage, i.e. the model
-    directory, including a local base model; nothing for a hub id (its name is in the
-    settings instead)."""
-
-    def model_input(wildcards):
-        path = model_of(wildcards)
-        is_hub_id = path == config["model"]["base"] and not is_local_model(path)
-        return [] if is_hub_id else [path]
-
-    return model_input
+    """A model-path function (of the wildcards) as an input of a stage: the model's directory,
+    wherever it is (a hub model's snapshot too: a new snapshot reruns what read the old one)."""
+    return lambda wildcards: [model_of(wildcards)]
 
 
 def get_generator(wildcards):

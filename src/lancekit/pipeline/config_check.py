@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..core.base_model import HUB_ID, cached_snapshot
 from ..methods import prompt_slots
 
 
@@ -43,10 +44,12 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         if missing:
             problems.append(f"prompts.{name}: {path} lacks the slot(s) " + ", ".join("{" + s + "}" for s in missing))
     base = config["model"]["base"]
-    local = Path(base).is_absolute() or base.startswith((".", "~"))
-    if local and not (Path(resolve(base)) / "config.json").is_file():
+    if is_local_model(base) and not (Path(resolve(base)) / "config.json").is_file():
         problems.append(f"model.base: {base} is no model directory (no config.json); "
                         "a hub id starts with neither . nor /")
+    elif base != "embedded" and not is_local_model(base) and not HUB_ID.fullmatch(base):
+        problems.append(f"model.base: {base!r} is neither 'embedded', a local directory (absolute, or "
+                        "starting with ./ ../ ~) nor a hub id <org>/<name>")
     review = config["review"]
     if review["mode"] == "constrained" and review["order"] == "score_first" and review["response_prefix"] not in (
             None, "score:"):
@@ -61,11 +64,30 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         raise config_error(problems)
 
 
-def missing_data(config: dict, resolve: Callable[[str], str] = str) -> list[str]:
-    """Input files the user stages that are not there, one message each naming the config key."""
+def is_local_model(base: str) -> bool:
+    """model.base names a local directory when it is absolute or starts with . or ~; anything else
+    is 'embedded' or a hub id (decided by the text, never by what exists on disk)."""
+    return Path(base).is_absolute() or base.startswith((".", "~"))
+
+
+def missing_data(config: dict, resolve: Callable[[str], str] = str, *, hub_cache: Path | None = None,
+                 downloads: bool = False, fetched: bool = False) -> list[str]:
+    """What the user stages that is not there, one message each naming the config key: the seed
+    file; a hub model that is neither in the Hugging Face cache (``hub_cache``) nor fetched into
+    results/base_model (``fetched``) while downloads are off (``downloads``)."""
+    problems = []
     path = config["seed"]["path"]
-    if Path(resolve(path)).is_file():
-        return []
-    return [f"seed.path: file {path} not found. Stage the seed there (a JSON list of "
-            "{\"prompt\", \"response\"} records as the authors' UltraChat3k.json, JSON lines, or alpaca; "
-            "seed.format), or point seed.path at your own file"]
+    if not Path(resolve(path)).is_file():
+        problems.append(f"seed.path: file {path} not found. Stage the seed there (a JSON list of "
+                        "{\"prompt\", \"response\"} records as the authors' UltraChat3k.json, JSON lines, or "
+                        "alpaca; seed.format), or point seed.path at your own file")
+    base, revision = config["model"]["base"], config["model"]["revision"]
+    if (hub_cache is not None and base != "embedded" and not is_local_model(base) and not downloads
+            and not fetched and not cached_snapshot(base, revision, hub_cache)):
+        rev = f" --revision {revision}" if revision else ""
+        problems.append(f"model.base: {base}{f' at revision {revision}' if revision else ''} is not in the "
+                        f"Hugging Face cache ({hub_cache}) and downloads are off. Fetch it once into "
+                        f"results/base_model with `HF_HUB_OFFLINE=0 ./lance results/base_model` (and the same "
+                        f"--configfile), or into the cache with `huggingface-cli download {base}{rev}`, or point "
+                        "HF_HUB_CACHE (or HF_HOME) at the cache that holds it")
+    return problems

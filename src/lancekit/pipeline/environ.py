@@ -7,7 +7,9 @@ time; jobs inherit it):
 - interpreters: ``LANCE_PY_MAIN`` (this Python, or the conda env's under ``--sdm conda``);
   ``LANCE_PY_<ENGINE>`` set outside wins; otherwise an engine's interpreter is found where the job
   runs (a CPU login node that submits to GPU nodes must not decide the vLLM flavour of the nodes);
-- vLLM jobs that ask for GPUs use the CUDA flavour, wherever the workflow is planned.
+- vLLM jobs that ask for GPUs use the CUDA flavour, wherever the workflow is planned;
+- a hub model is looked up in the user's own Hugging Face cache (``LANCE_HUB_CACHE``), and
+  downloads are allowed only when the user said so (``HF_HUB_OFFLINE=0``: ``LANCE_DOWNLOADS``).
 
 Values already set in the environment win over these defaults (except ``LANCE_ENV_DIR`` when
 ``env_dir`` is configured, and ``PYTHONPATH``, which always gets src/ first).
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..core.base_model import hub_cache
 from ..core.envs import ENGINES, OFFLINE_ENV
 from ..core.paths import REPO, with_src
 
@@ -36,6 +39,11 @@ def job_environment(config: dict, current: Mapping[str, str], *, cwd: Path, pyth
         "MPLCONFIGDIR": cache / "matplotlib",
         "VLLM_CPU_KVCACHE_SPACE": config["vllm"]["kvcache_gib"],
         "LANCE_PY_MAIN": "python" if use_conda else python,
+        # the user's Hugging Face hub cache (model weights), as it was before HF_HOME and
+        # XDG_CACHE_HOME point into the working directory: a hub id is read from there, the
+        # same folder wherever the workflow is parsed again (a cluster job)
+        "LANCE_HUB_CACHE": hub_cache(current),
+        "LANCE_DOWNLOADS": "1" if current.get("HF_HUB_OFFLINE") == "0" else "0",
     }
     if use_conda:
         defaults.update({f"LANCE_PY_{engine.upper()}": "python" for engine in ENGINES})
@@ -47,3 +55,8 @@ def job_environment(config: dict, current: Mapping[str, str], *, cwd: Path, pyth
     out["PYTHONPATH"] = with_src(current.get("PYTHONPATH"))
     out["LANCE_SCRIPTS"] = str(REPO / "scripts")
     return out
+
+
+def hub_source(env: Mapping[str, str]) -> tuple[Path, bool]:
+    """(the user's hub cache, whether downloads are allowed), as job_environment recorded them."""
+    return Path(env["LANCE_HUB_CACHE"]), env.get("LANCE_DOWNLOADS") == "1"

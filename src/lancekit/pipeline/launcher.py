@@ -62,7 +62,7 @@ def build_engines_in_background(args: list[str]) -> Path | None:
         return None
     log = Path(tempfile.gettempdir()) / f"lance-envs-{os.getpid()}.log"
     with open(log, "w") as out:
-        subprocess.Popen([sys.executable, str(REPO / "scripts" / "setup_env.py"), *envs.ENGINES],
+        subprocess.Popen(["nice", "-n", "10", sys.executable, str(REPO / "scripts" / "setup_env.py"), *envs.ENGINES],
                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                          env=dict(os.environ, PYTHONPATH=with_src(os.environ.get("PYTHONPATH"))))
     print(f"lance: building the engine environments in the background (log {log})", file=sys.stderr, flush=True)
