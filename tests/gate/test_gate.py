@@ -50,6 +50,14 @@ def test_the_schemas_methods_are_the_methods_table():
     assert sorted(enum) == sorted(TABLE) and len(set(enum)) == len(enum)
 
 
+def test_the_schemas_benchmarks_are_the_registry():
+    from lancekit.evaluation.registry import BENCHMARKS
+
+    schema = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
+    enum = schema["$defs"]["benchmark"]["enum"]
+    assert sorted(enum) == sorted(BENCHMARKS) and len(set(enum)) == len(enum)
+
+
 def test_snakemake_lint():
     out = run([*SNAKEMAKE, "--lint"])
     assert out.returncode == 0 and "Congratulations" in out.stdout, out.stdout[-4000:]
@@ -73,7 +81,7 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
     # ablations review the seed; all but Self-Instruct generate 4 times; LANCE x3 and I-SHEEP re-review
     # (its seed is not staged here: the stand-in rule missing_data plans it, and a warning says so)
     (("config/paper.yaml",), None,
-     {"missing_data": 1, "fetch_base_model": 1, "prepare_seed": 1, "train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
+     {"missing_data": 1, "fetch_base_model": 1, "stage_benchmarks": 1, "prepare_seed": 1, "train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
       "review_new": 128, "review_seed_gather": 12, "generate_gather": 21, "review_new_gather": 16, "clean": 17,
       "annotate": 21}),
     ((), {"shards": 3, "iters": 1}, {"review_seed": 3, "generate": 3, "review_new": 3, "generate_gather": 1}),
@@ -98,6 +106,20 @@ def test_shipped_configs_dry_run(tmp_path, configs, config, jobs):
         assert (int(found[0][1]) if found else 0) == n, (rule, stats[:1500])
 
 
+def test_the_paper_dry_run_lists_everything_not_staged(tmp_path):
+    """Seed, model weights and benchmark data: each named with its config key, before any job."""
+    out = dry_run(tmp_path, "config/paper.yaml", config={"eval": {"data": str(tmp_path / "upstream")}})
+    assert out.returncode == 0, out.stdout[-4000:]
+    warnings = [line for line in out.stdout.splitlines() if line.startswith("WARNING ")]
+    assert any(w.startswith("WARNING seed.path: file data/seed/UltraChat3k.json not found") for w in warnings)
+    assert any(w.startswith("WARNING model.base: Qwen/Qwen2-7B is not in the Hugging Face cache") for w in warnings)
+    for path in ("arc_challenge/ARC-Challenge/ARC-Challenge-Test.jsonl", "mmlu/data/test", "mgsm/mgsm_sw.tsv",
+                 "qwen25math/olympiadbench/test.jsonl", "winogrande/winogrande_1.1/dev-labels.lst",
+                 "data/hellaswag"):
+        assert any(w.startswith("WARNING eval.data: benchmark ") and path in w for w in warnings), path
+    assert not any("mgsm_bn" in w for w in warnings)  # the paper's four languages only
+
+
 def test_the_slurm_profile_plans_the_paper_config(tmp_path):
     """The SLURM profile with the paper config: every shard a job of its own, GPUs asked as the
     config says (threads reach SLURM as --cpus-per-task: tests/integration/test_slurm.py)."""
@@ -116,6 +138,16 @@ def test_the_slurm_profile_plans_the_paper_config(tmp_path):
     gres = dry_run(tmp_path, "config/paper.yaml", options=profile,
                    config={"seed": {"path": SHIPPED_SEED}, "resources": {"gpu_request": "gres"}})
     assert "gres=gpu:8" in gres.stdout and "gres=gpu:1" in gres.stdout, gres.stdout[-3000:]
+    # a GPU type and node features, per engine
+    typed = dry_run(tmp_path, "config/paper.yaml", options=profile,
+                    config={"seed": {"path": SHIPPED_SEED}, "resources": {
+                        "llamafactory": {"gpu": 8, "gpu_model": "h100", "constraint": "nvlink"},
+                        "vllm": {"gpu": 1, "gpu_model": "a100", "partition": "inference"}}})
+    jobs = typed.stdout.split("\nrule ")
+    train = next(j for j in jobs if j.startswith("train_sft:"))
+    assert "gpu=8" in train and "gpu_model=h100" in train and "constraint=nvlink" in train, train
+    shard = next(j for j in jobs if j.startswith("review_seed:"))
+    assert "gpu_model=a100" in shard and "slurm_partition=inference" in shard, shard
 
 
 def test_a_target_after_configfile_with_one_value(tmp_path):

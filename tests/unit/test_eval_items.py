@@ -70,9 +70,10 @@ def test_benchmark_items_single_and_multi_dataset(tmp_path):
     _write(tmp_path, "m", "mgsm_bn", PPL_DICT)
     _write(tmp_path, "m", "math", GEN_LIST)
     files = [p.stem for p in (tmp_path / "results" / "m").glob("*.json")]
-    (spec,) = resolve_benchmarks(["mgsm"])
+    (spec,) = resolve_benchmarks([{"name": "mgsm", "subsets": ["de", "bn"]}])
     abbrs = dataset_abbrs_of(spec, files)
-    assert abbrs == ["mgsm_bn", "mgsm_de"]  # its prefix only, sorted: the same order for every model
+    assert abbrs == ["mgsm_bn", "mgsm_de"]  # its subsets, sorted: the same order for every model
+    assert dataset_abbrs_of({**spec, "subsets": None}, files) == abbrs  # else the files with its prefix
     multi = benchmark_items(tmp_path, "m", abbrs)
     assert multi["ids"] == ["mgsm_bn/0", "mgsm_bn/1", "mgsm_bn/2", "mgsm_bn/3", "mgsm_de/0", "mgsm_de/1"]
     assert multi["scores"] == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]

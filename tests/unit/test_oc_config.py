@@ -23,6 +23,7 @@ from lancekit.evaluation.registry import (
     BenchmarkError,
     backend_of,
     check_benchmark_data,
+    group_members,
     resolve_benchmarks,
 )
 from lancekit.evaluation.render import merged_vllm, render_eval_config
@@ -103,9 +104,50 @@ def test_builtin_benchmarks_import_their_opencompass_configs():
     assert "with read_base():" in text
     assert "from opencompass.configs.datasets.gsm8k.gsm8k_gen_1d7fe4 import gsm8k_datasets" in text
     assert "from opencompass.configs.datasets.mmlu.mmlu_ppl_ac766d import mmlu_datasets" in text
-    assert "from opencompass.configs.summarizers.groups.mmlu import mmlu_summary_groups" in text
     assert "test_range='[0:5]'" in text
-    assert "summarizer = dict(summary_groups=mmlu_summary_groups)" in text
+    # all 57 subjects: the shipped list as it is, its score the plain mean over what ran
+    assert "for d in mmlu_datasets]" in text and "if d['abbr'] in" not in text
+    assert "summarizer = dict(summary_groups=[dict(name='mmlu', subsets=[d['abbr'] for d in bench_mmlu])])" in text
+
+
+def _run_body(text: str, **lists) -> dict:
+    """Execute a rendered config after its read_base block on stand-in dataset lists."""
+    body = text.split("with read_base():")[1].split("\n\n", 1)[1] if "with read_base():" in text else text
+    ns = dict(lists)
+    exec(body, ns)
+    return ns
+
+
+def test_subsets_pick_datasets_and_make_the_score_their_mean():
+    mgsm = [{"abbr": f"mgsm_{lang}", "reader_cfg": {}} for lang in ("bn", "de", "en", "es", "fr", "sw", "zh")]
+    (spec,) = resolve_benchmarks(["mgsm"])
+    assert spec["subsets"] == ["de", "fr", "sw", "es"]  # the paper's four columns, by default
+    ns = _run_body(render_eval_config("/m", "m", [spec], {}), mgsm_datasets=mgsm)
+    assert [d["abbr"] for d in ns["datasets"]] == ["mgsm_de", "mgsm_es", "mgsm_fr", "mgsm_sw"]
+    assert ns["summarizer"]["summary_groups"] == [{"name": "mgsm", "subsets": ["mgsm_de", "mgsm_es", "mgsm_fr",
+                                                                                "mgsm_sw"]}]
+    (everything,) = resolve_benchmarks([{"name": "mgsm", "subsets": "all"}])
+    assert len(everything["subsets"]) == 11
+    mmlu = [{"abbr": f"lukaemon_mmlu_{s}", "reader_cfg": {}} for s in ("anatomy", "virology", "astronomy")]
+    (two,) = resolve_benchmarks([{"name": "mmlu", "subsets": ["virology", "anatomy"]}])
+    assert two["subsets"] == ["anatomy", "virology"]  # MMLU's order, whatever the request's
+    ns = _run_body(render_eval_config("/m", "m", [two], {}, backend="ppl"), mmlu_datasets=mmlu)
+    assert [d["abbr"] for d in ns["datasets"]] == ["lukaemon_mmlu_anatomy", "lukaemon_mmlu_virology"]
+    for bad, message in ((["klingon"], "unknown subsets"), ([], "non-empty list"), ("de", "non-empty list")):
+        with pytest.raises(BenchmarkError, match=message):
+            resolve_benchmarks([{"name": "mgsm", "subsets": bad}])
+    with pytest.raises(BenchmarkError, match="only applies to"):
+        resolve_benchmarks([{"name": "gsm8k", "subsets": ["x"]}])
+
+
+def test_data_checks_name_each_subsets_file(tmp_path):
+    (spec,) = resolve_benchmarks([{"name": "mmlu", "subsets": ["anatomy", "virology"]}])
+    for split in ("dev", "test"):
+        (tmp_path / "data" / "mmlu" / split).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / "mmlu" / split / f"anatomy_{split}.csv").write_text("q,a,b,c,d,A\n")
+    problems = check_benchmark_data([spec], str(tmp_path))
+    assert len(problems) == 2 and "data/mmlu/dev/virology_dev.csv" in problems[0]
+    assert "data/mmlu/test/virology_test.csv" in problems[1]
 
 
 def test_registry_covers_the_paper_benchmarks():
@@ -114,7 +156,8 @@ def test_registry_covers_the_paper_benchmarks():
                                 "math", "mgsm", "olympiadbench", "minerva_math")
     for name in PAPER_BENCHMARKS:
         b = BENCHMARKS[name]
-        assert b.scoring in ("gen", "ppl") and b.row
+        assert b.scoring in ("gen", "ppl") and b.row and b.shots
+        assert not b.paper, f"{name} is the paper's setting: nothing says otherwise"
         if b.module:
             assert re.fullmatch(r"opencompass\.configs\.datasets\.\w+\.\w+_(gen|ppl|ll)(_[0-9a-f]{6})?", b.module), b.module
             assert b.variable.endswith("_datasets")
@@ -126,24 +169,61 @@ def test_registry_covers_the_paper_benchmarks():
 def test_groups_are_the_papers_averages():
     assert BENCHMARK_GROUPS["leaderboard"] == ("arc_c", "hellaswag", "mmlu", "truthfulqa", "gsm8k", "winogrande")
     assert BENCHMARK_GROUPS["maths"] == ("gsm8k", "math", "mgsm", "olympiadbench", "minerva_math")
+    # MATH-500 stands in for MATH where only it ran
+    assert group_members("maths", ["gsm8k", "math500", "mgsm"])[1] == "math500"
+    assert group_members("maths", ["math", "math500"])[1] == "math"
 
 
 def test_shot_counts_without_a_shipped_config_are_rendered():
-    ns = {}
-    text = render_eval_config("/m", "m", resolve_benchmarks(["arc_c", "gsm8k"]), {"limit": 5}, backend="ppl")
-    # run the rendered transforms on stand-in dataset lists (no OpenCompass import)
-    body = text.split("with read_base():")[1].split("\n\n", 1)[1]
-    ns["ARC_c_datasets"] = [{"abbr": "ARC-c", "reader_cfg": {"input_columns": []},
-                             "infer_cfg": {"retriever": {"type": "FixK", "fix_id_list": [0, 2]}, "x": 1}}]
-    ns["gsm8k_datasets"] = [{"abbr": "gsm8k", "reader_cfg": {}, "infer_cfg": {"old": 1}}]
-    exec(body.replace("summarizer", "_s"), ns)
-    arc, gsm = ns["datasets"]
-    assert arc["infer_cfg"]["retriever"]["fix_id_list"] == list(range(25)) and arc["infer_cfg"]["x"] == 1
-    assert arc["reader_cfg"]["test_range"] == "[0:5]"
+    text = render_eval_config("/m", "m", resolve_benchmarks(["gsm8k"]), {"limit": 5})
+    ns = _run_body(text, gsm8k_datasets=[{"abbr": "gsm8k", "reader_cfg": {}, "infer_cfg": {"old": 1}}])
+    (gsm,) = ns["datasets"]
+    assert gsm["reader_cfg"]["test_range"] == "[0:5]"
     icl = gsm["infer_cfg"]
     assert icl["retriever"]["fix_id_list"] == [0, 1, 2, 3, 4] and "old" not in icl
     assert icl["ice_template"]["template"]["round"][0]["prompt"] == "Question: {question}\nAnswer:"
     assert icl["ice_template"]["ice_token"] == "</E>"
+
+
+def test_our_dataset_configs_read_the_staged_upstream_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPASS_DATA_CACHE", str(tmp_path))
+    specs = resolve_benchmarks(["arc_c", "winogrande", "olympiadbench", "math500", "minerva_math", "math"])
+    assert not [line for line in render_eval_config("/m", "m", specs, {}).splitlines()
+                if line.startswith(("from ", "with "))]  # nothing shipped with OpenCompass
+    ns = _exec_config(render_eval_config("/m", "m", specs, {"limit": 3}))
+    arc, wino, olympiad, math500, minerva, math = ns["datasets"]
+    assert arc["type"] == wino["type"] == "lancekit.evaluation.choice_task.ChoiceDataset"
+    assert arc["path"] == str(tmp_path / "data/ARC/ARC-c/ARC-Challenge-Test.jsonl")  # the test split...
+    assert arc["train"] == str(tmp_path / "data/ARC/ARC-c/ARC-Challenge-Train.jsonl")  # ...shots from train
+    assert (wino["fmt"], wino["path"], wino["train"]) == ("winogrande", str(tmp_path / "data/winogrande/dev.jsonl"),
+                                                         str(tmp_path / "data/winogrande/train_xs.jsonl"))
+    assert arc["infer_cfg"]["inferencer"]["type"] == "lancekit.evaluation.choice_task.ChoiceInferencer"
+    assert olympiad["type"] == "lancekit.evaluation.maths_task.OlympiadBenchDataset"
+    assert olympiad["path"] == str(tmp_path / "data/olympiadbench/test.jsonl")
+    assert olympiad["reader_cfg"] == {"input_columns": ["problem"], "output_column": "answer", "test_range": "[0:3]"}
+    for d, rel in ((math500, "data/math500/test.jsonl"), (minerva, "data/minerva_math/test.jsonl"),
+                   (math, "data/math/test.jsonl")):
+        assert d["path"] == str(tmp_path / rel) and d["reader_cfg"]["output_column"] == "solution"
+        assert d["eval_cfg"]["evaluator"]["type"] == "opencompass.evaluator.MATHVerifyEvaluator"
+        prompt = d["infer_cfg"]["prompt_template"]["template"]["round"][0]["prompt"]
+        assert prompt.startswith("{problem}\n") and "\\boxed{}" in prompt
+
+
+def test_provenance_says_how_and_whether_comparable():
+    from lancekit.evaluation.measured import comparability, provenance
+
+    (arc,) = resolve_benchmarks(["arc_c"])
+    p = provenance(arc, "vllm", {"limit": None})
+    assert p["backend"].startswith("transformers log-likelihood") and p["shots"].startswith("25")
+    assert p["not_comparable"] == ""
+    (mgsm,) = resolve_benchmarks([{"name": "mgsm", "subsets": ["de", "fr"]}])
+    assert "2 of the 4 mgsm subsets" in comparability(mgsm, {})
+    (m500,) = resolve_benchmarks(["math500"])
+    assert "subset of the 5,000" in comparability(m500, {"limit": 4})
+    assert "first 4 items" in comparability(m500, {"limit": 4})
+    staged = {"arc_c": {"ARC/ARC-c/ARC-Challenge-Test.jsonl": {"records": 8, "expected": [1172], "complete": False}}}
+    assert "staged with 8 of 1172 records" in comparability(arc, {}, staged)
+    assert provenance(resolve_benchmarks(["gsm8k"])[0], "vllm", {})["backend"].startswith("vLLM")
 
 
 def test_backends_route_likelihood_benchmarks_to_hf():
@@ -280,7 +360,7 @@ def test_parse_summary_csv_builtin_rows_and_model_columns(tmp_path):
     _, path = _write_summary(tmp_path, [
         "openai_humaneval,dcae0e,humaneval_pass@1,gen,1.22",
         "mmlu,-,naive_average,gen,25.10",
-        "ARC-c,1e0de5,accuracy,gen,30.00",
+        "arc_c,1e0de5,accuracy,gen,30.00",
     ], header="dataset,version,metric,mode,a,b")
     with pytest.raises(ValueError, match="several model columns"):
         parse_summary_csv(path)

@@ -417,3 +417,22 @@ def test_report_of_the_papers_benchmarks_compares_with_the_paper(tmp_path):
     assert "| model | ARC | HellaSwag | MMLU | TruthfulQA | GSM8K | Winogrande | Avg |" in md
     assert "~65.58" in md
     assert "| model |  | ARC | HellaSwag | MMLU | TruthfulQA | GSM8K | Winogrande | Avg | MATH | OlympiadBench | Minerva |" in md
+
+
+def test_a_stand_in_is_compared_with_the_papers_column_and_labelled_not_comparable(tmp_path):
+    acc = {b: 0.5 for b in (*LB, "math500", "olympiadbench", "minerva_math", "mgsm")}
+    s = {"iter0": fake_summary(acc, 30), "lance/iter1": fake_summary({**acc, "gsm8k": 0.8}, 30)}
+    why = {"math500": "MATH-500 is a 500-problem subset of the 5,000 MATH problems of the paper's column"}
+    for summary in s.values():
+        summary["provenance"] = {b: {"backend": "vLLM server (OpenAI API), greedy", "config": f"lance {b}",
+                                     "shots": "0", "not_comparable": why.get(b, "")} for b in acc}
+        summary["versions"] = {"opencompass": "0.5.4", "transformers": "5.0.0"}
+    lay = write_fake_run(tmp_path, s, methods=("lance",), paper=str(ROOT / "data/paper/lance_paper_results.csv"))
+    md = (_run_script(tmp_path, lay) / "report.md").read_text()
+    # MATH-500 takes MATH's place in the maths average and against the paper's MATH, labelled
+    assert "Maths Avg = mean of GSM8K, MATH-500, MGSM, OlympiadBench, Minerva" in md
+    assert "| MATH-500 (not comparable) | OlympiadBench | Minerva | Maths Avg (not comparable) |" in md
+    assert "## How each score was measured" in md
+    assert "| MATH-500 | vLLM server (OpenAI API), greedy | lance math500 | 0 | 30 | not comparable: MATH-500 is" in md
+    assert "| GSM8K | vLLM server (OpenAI API), greedy | lance gsm8k | 0 | 30 | same setting |" in md
+    assert "Scored with opencompass 0.5.4, transformers 5.0.0." in md

@@ -155,6 +155,15 @@ def test_template_save_strategy_bare_no():
     assert cfg["save_strategy"] == "no"
 
 
+@pytest.mark.parametrize("every,expected", [(500, 500), (2, 2), (0.1, 0.1), (0.25, 0.25)])
+def test_checkpoints_every_n_steps_or_a_share_of_them(every, expected):
+    cfg = render("sft", {"template": "smollm2", "save_steps": every})
+    assert cfg["save_strategy"] == "steps" and cfg["save_steps"] == expected
+    assert type(cfg["save_steps"]) is type(expected)  # transformers reads a float below 1 as a share
+    assert cfg["save_only_model"] is False  # the optimizer state too: a resume goes on where it was
+    assert render("sft", {"template": "smollm2", "save_steps": 0})["save_strategy"] == "no"
+
+
 @pytest.mark.parametrize(
     "stage,settings,match",
     [

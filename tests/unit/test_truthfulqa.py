@@ -57,7 +57,7 @@ def test_prompt_is_the_qa_primer_then_the_question():
     assert continuation("Yes.") == " Yes."
 
 
-def test_rendered_config_reads_the_staged_file_with_our_classes(tmp_path):
+def test_rendered_config_reads_the_staged_file_with_our_classes(tmp_path, monkeypatch):
     specs = resolve_benchmarks(["truthfulqa"])
     assert specs[0]["scoring"] == "ppl"
     problems = check_benchmark_data(specs, str(tmp_path))
@@ -67,9 +67,11 @@ def test_rendered_config_reads_the_staged_file_with_our_classes(tmp_path):
     assert check_benchmark_data(specs, str(tmp_path)) == []
     text = render_eval_config("/m", "m", specs, {"limit": 2}, backend="ppl")
     ns = {}
-    exec(text.split("\n\nmodels = ")[0] + "\n", ns)  # the path lines only (no OpenCompass import)
-    assert ns["truthfulqa_mc2_path"].endswith("data/truthfulqa/mc_task.json")
-    assert "'type': 'lancekit.evaluation.truthfulqa_task.MC2Inferencer'" in text
-    assert "'type': 'lancekit.evaluation.truthfulqa_task.TruthfulQAMC2Dataset'" in text
-    assert "'path': truthfulqa_mc2_path" in text and "'test_range': '[0:2]'" in text
+    monkeypatch.setenv("COMPASS_DATA_CACHE", str(tmp_path))
+    exec(text, ns)  # no OpenCompass import: our classes are dotted names
+    (d,) = ns["datasets"]
+    assert d["path"] == str(tmp_path / "data/truthfulqa/mc_task.json")
+    assert d["infer_cfg"]["inferencer"]["type"] == "lancekit.evaluation.truthfulqa_task.MC2Inferencer"
+    assert d["type"] == "lancekit.evaluation.truthfulqa_task.TruthfulQAMC2Dataset"
+    assert d["reader_cfg"]["test_range"] == "[0:2]"
     assert "'type': 'lancekit.evaluation.models.LanceHFBaseModel'" in text

@@ -16,7 +16,13 @@ from lancekit.core.provenance import code_version
 from lancekit.generation.settings import generation_settings
 from lancekit.methods.runs import parse_run, pattern
 from lancekit.core.base_model import cached_snapshot
-from lancekit.pipeline.config_check import check_config, config_error, is_local_model, missing_data
+from lancekit.pipeline.config_check import (
+    benchmark_names,
+    check_config,
+    config_error,
+    is_local_model,
+    missing_data,
+)
 from lancekit.pipeline import layout
 from lancekit.pipeline.environ import hub_source, job_environment
 from lancekit.pipeline.wiring import Engine, as_json, env_stamp, job_spec
@@ -54,15 +60,20 @@ HUB_SNAPSHOT = (
     else None
 )
 
-# Data the user stages (the paper's seed, a hub model's weights): a dry run plans every job as if
-# it were there (missing_data and fetch_base_model stand in for them), a real run stops on
-# start, before any job (check_staged_data).
+# Benchmark data: staged from eval.data (upstream files) into results/benchmark_data by the
+# stage_benchmarks job, which every evaluation reads; without eval.data, $COMPASS_DATA_CACHE.
+BENCHMARK_DATA = layout.BENCHMARK_DATA if config["eval"]["data"] else None
+
+# Data the user stages (the paper's seed, a hub model's weights, benchmark data): a dry run
+# plans every job as if it were there (missing_data and fetch_base_model stand in for them), a
+# real run stops on start, before any job (check_staged_data).
 MISSING_DATA = missing_data(
     config,
     repo_path,
     hub_cache=HUB_CACHE,
     downloads=DOWNLOADS,
     fetched=Path("results/base_model/config.json").is_file(),
+    compass_data_cache=os.environ.get("COMPASS_DATA_CACHE"),
 )
 for _problem in MISSING_DATA:
     print(
@@ -334,7 +345,17 @@ def embedded_benchmarks():
         "arith": "results/benchmarks/arith.jsonl",
         "lance_mc": repo_path(config["eval"]["mc_path"]),
     }
-    return {b: files[b] for b in config["eval"]["benchmarks"] if b in files}
+    return {b: files[b] for b in benchmark_names(config) if b in files}
+
+
+def staging_inputs():
+    """The upstream files stage_benchmarks reads (a change to one stages again); none while
+    something is missing (the start-up check names it)."""
+    from lancekit.evaluation import staging
+    from lancekit.pipeline.config_check import benchmark_requests
+
+    source = repo_path(config["eval"]["data"])
+    return staging.source_files(Path(source), benchmark_requests(config))
 
 
 # --- shards: data parallelism of the engine stages (lancekit.generation.shards) -------------

@@ -22,10 +22,37 @@ rule make_benchmarks:
         MAIN.shell("make_benchmarks")
 
 
+localrules:
+    stage_benchmarks,
+
+
+rule stage_benchmarks:
+    """The benchmark files of eval.data, checked (fields, counts) and laid out for OpenCompass:
+    results/benchmark_data/data/..., with lance_staging.json saying what was staged and which
+    files are slices of the upstream sets."""
+    input:
+        lambda wc: staging_inputs(),
+    output:
+        report=layout.BENCHMARK_DATA,
+    log:
+        "logs/stage_benchmarks.log",
+    conda:
+        MAIN.conda
+    params:
+        code=code("stage_benchmarks"),
+        settings=as_json(
+            {"benchmarks": config["eval"]["benchmarks"], "source": config["eval"]["data"]}
+        ),
+        job=job_spec(source=lambda wc: repo_path(config["eval"]["data"])),
+    shell:
+        MAIN.shell("stage_benchmarks")
+
+
 rule evaluate:
     input:
         OPENCOMPASS.ready,
         unpack(lambda wc: embedded_benchmarks()),
+        unpack(lambda wc: {"benchmark_data": BENCHMARK_DATA} if BENCHMARK_DATA else {}),
         model=needs(get_eval_model),
         check="results/benchmarks/contamination.json",
     output:

@@ -53,7 +53,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     """UTF-8 text (a leading byte-order mark is dropped); errors name the file."""
     try:
         return path.read_text(encoding="utf-8-sig")
@@ -66,7 +66,7 @@ def _read_text(path: Path) -> str:
 
 def read_json(path: str | os.PathLike) -> Any:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -79,7 +79,7 @@ def read_json(path: str | os.PathLike) -> Any:
 def read_jsonl(path: str | os.PathLike) -> list[Any]:
     path = Path(path)
     records = []
-    for lineno, line in enumerate(_read_text(path).splitlines(), 1):
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

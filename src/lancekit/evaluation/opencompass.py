@@ -7,8 +7,10 @@ its task logs, then reads the summary CSV. OpenCompass exits 0 even when a task
 failed, so a benchmark without a score raises EvalError with the failing task logs named.
 A rerun after a kill goes on in the same run folder (`--reuse <timestamp>`): the benchmarks
 whose predictions and results are on disk are not run again (see reusable_run).
-summary.json = {"model", "abbr", "scores", "mean", "n_items", "work_dir", "run_dir",
-"summary_csv", "settings", "seconds"}, written atomically.
+summary.json = {"model", "abbr", "scores", "mean", "n_items", "items", "backend", "runs",
+"work_dir", "run_dir", "summary_csv", "settings", "vllm", "provenance" (per benchmark: backend,
+dataset config, shots, subsets, why it is not comparable with the paper), "versions" (packages
+that scored), "seconds"}, written atomically.
 """
 
 from __future__ import annotations
@@ -31,9 +33,18 @@ from ..core.io import write_json, write_text_atomic
 from ..core.paths import with_src
 from ..core.provenance import model_fingerprint
 from .items import ItemError, benchmark_items, check_item_scores
-from .registry import BENCHMARKS, BenchmarkError, backend_of, check_benchmark_data, dataset_abbrs_of, resolve_benchmarks
+from .measured import package_versions, provenance, staged_report
+from .registry import (
+    BENCHMARKS,
+    BenchmarkError,
+    backend_of,
+    check_benchmark_data,
+    dataset_abbrs_of,
+    resolve_benchmarks,
+)
 from .render import merged_settings, merged_vllm, render_eval_config
 from .summary import MissingBenchmarksError, find_summary_csv, parse_summary_csv, require_scores
+from .task_logs import LogTailer, failed_task_logs
 from .vllm_server import VLLMServer, VLLMServerError, free_port, server_argv, server_env, terminate_on_signals
 
 _EXP_FOLDER = re.compile(r"Current exp folder:\s*(\S+)")
@@ -67,54 +78,6 @@ def child_env(work_dir: Path, settings: dict) -> dict:
     return env
 
 
-class LogTailer(threading.Thread):
-    """Echo new lines of the task logs (<run_dir>/logs/**/*.out) while OpenCompass runs."""
-
-    def __init__(self, work_dir: Path, before: set[str], sink):
-        super().__init__(daemon=True)
-        self.work_dir, self.before, self.sink = work_dir, before, sink
-        self.run_dir: Path | None = None
-        self.offsets: dict[Path, int] = {}
-        self.stop = threading.Event()
-
-    def _find_run_dir(self) -> Path | None:
-        if self.run_dir is None:
-            new = [d for d in self.work_dir.iterdir() if d.is_dir() and d.name not in self.before
-                   and re.fullmatch(r"\d{8}_\d{6}", d.name)]
-            if new:
-                self.run_dir = sorted(new)[-1]
-        return self.run_dir
-
-    def poll(self) -> None:
-        run_dir = self._find_run_dir()
-        if run_dir is None or not (run_dir / "logs").is_dir():
-            return
-        for path in sorted((run_dir / "logs").rglob("*.out")):
-            start = self.offsets.get(path, 0)
-            try:
-                with open(path, "rb") as f:
-                    f.seek(start)
-                    chunk = f.read()
-            except OSError:
-                continue
-            if not chunk:
-                continue
-            # keep a trailing partial line for the next poll
-            cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
-            if cut < 0:
-                continue
-            self.offsets[path] = start + cut + 1
-            task = f"{path.parent.parent.name}/{path.parent.name}/{path.stem}"
-            for line in re.split(r"[\r\n]+", chunk[:cut].decode("utf-8", "replace")):
-                if line.strip():
-                    self.sink(f"  [{task}] {line.rstrip()}")
-
-    def run(self) -> None:
-        while not self.stop.wait(2.0):
-            self.poll()
-        self.poll()
-
-
 def count_items(run_dir: Path, abbr: str, spec: dict) -> int:
     """Predictions written for one benchmark (summed over subsets and split shards)."""
     pred_dir = run_dir / "predictions" / abbr
@@ -122,7 +85,7 @@ def count_items(run_dir: Path, abbr: str, spec: dict) -> int:
         return 0
     bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
     if bench.kind == "opencompass":
-        prefix = bench.dataset_prefix
+        prefix = bench.prefix or bench.row
         files = [p for p in pred_dir.glob("*.json") if p.stem.startswith(prefix)]
     else:
         files = [p for p in pred_dir.glob("*.json")
@@ -134,15 +97,6 @@ def count_items(run_dir: Path, abbr: str, spec: dict) -> int:
         except (OSError, ValueError):
             pass
     return total
-
-
-def failed_task_logs(run_dir: Path, names: list[str]) -> list[Path]:
-    logs = []
-    for p in sorted((run_dir / "logs").rglob("*.out")) if (run_dir / "logs").is_dir() else []:
-        text = p.read_text(encoding="utf-8", errors="replace")
-        if "Traceback" in text or "Error" in text or any(p.stem.startswith(n) for n in names):
-            logs.append(p)
-    return logs
 
 
 def checked_request(model: Path, abbr: str, benchmarks: list, settings: dict) -> tuple[dict, list[dict]]:
@@ -386,6 +340,8 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
                "backend": backend, "runs": runs,
                "work_dir": str(work_dir), "run_dir": first["run_dir"], "summary_csv": first["summary_csv"],
                "settings": settings, "vllm": vllm if "vllm" in groups else None,
+               "provenance": {s["name"]: provenance(s, backend, settings, staged_report()) for s in specs},
+               "versions": package_versions("vllm" in groups),
                "seconds": round(time.time() - t0, 1)}
     write_json(out, summary)
     log(f"scores {scores} mean {summary['mean']} n_items {summary['n_items']} ({summary['seconds']} s) -> {out}")

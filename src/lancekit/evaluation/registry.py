@@ -31,21 +31,30 @@ STAGE_HINT = (
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    # "number" | "mc" (embedded jsonl) | "opencompass" (built-in dataset config) | "minerva" |
-    # "truthfulqa_mc2" (our dataset configs of a file under $COMPASS_DATA_CACHE: CACHE_FILE_DATASETS)
+    # "number" | "mc" (embedded jsonl) | "opencompass" (a dataset config shipped with OpenCompass) |
+    # "lance" (our dataset config over upstream files staged under $COMPASS_DATA_CACHE, built by
+    # lancekit.evaluation.render.LANCE_DATASETS)
     kind: str
     description: str = ""
-    # how OpenCompass scores it: "gen" (the model writes an answer: GenInferencer; runs on the
-    # eval backend, vLLM by default) or "ppl" (likelihood of each option: PPL/LL inferencers;
-    # always the HF backend, as a base model without chat template)
+    # how it is scored: "gen" (the model writes an answer; runs on the eval backend, vLLM by
+    # default) or "ppl" (the likelihood of each option; always the HF backend, as a base model
+    # without chat template)
     scoring: str = "gen"
-    # built-in OpenCompass benchmarks
-    module: str = ""                 # dataset config module, imported inside read_base()
-    variable: str = ""               # list of dataset dicts it defines
+    module: str = ""                 # built-in: dataset config module, imported inside read_base()
+    variable: str = ""               # built-in: the list of dataset dicts it defines
     data: tuple[str, ...] = ()       # paths relative to $COMPASS_DATA_CACHE that must exist
     summary_row: str = ""            # `dataset` column of the summary CSV holding the score
-    summary_groups: tuple[str, str] | None = None  # (module, variable) defining summary_row
-    dataset_prefix: str = ""         # dataset abbrs (for item counts) start with this
+    # several OpenCompass datasets (MMLU subjects, MGSM languages): their abbrs are `prefix` +
+    # subset; `subsets` are the ones run unless a request names others (all of them: `all_subsets`);
+    # the score is the plain mean over those run
+    prefix: str = ""
+    subsets: tuple[str, ...] = ()
+    all_subsets: tuple[str, ...] = ()
+    subset_files: tuple[str, ...] = ()  # files each subset reads, "{s}" = the subset
+    shots: str = "0"                 # what precedes each item in the prompt
+    # "" when this is the setting of the paper's tables (as far as they say); else why a score is
+    # not comparable with the paper's column
+    paper: str = ""
     requires: str = ""               # what else it needs offline (packages, caches)
     # expression over one dataset dict `d` of `variable` giving the dict to run (a shot count
     # that has no shipped config); "" = as shipped
@@ -58,28 +67,29 @@ class Benchmark:
 
     @property
     def multi(self) -> bool:
-        """Made of several OpenCompass datasets (MMLU subjects, MGSM languages)."""
-        return bool(self.summary_groups)
+        """Made of several OpenCompass datasets."""
+        return bool(self.prefix)
 
 
-def _oc(name, module, variable, data, summary_row, description, *, groups=None, prefix="", requires="",
-        scoring="gen", transform="", stage=""):
+def _oc(name, module, variable, data, summary_row, description, *, prefix="", requires="", scoring="gen",
+        transform="", stage="", shots="0", paper="", subsets=(), all_subsets=(), subset_files=()):
     return Benchmark(name=name, kind="opencompass", description=description, scoring=scoring,
                      module=f"opencompass.configs.datasets.{module}", variable=variable,
-                     data=tuple(data), summary_row=summary_row,
-                     summary_groups=(f"opencompass.configs.summarizers.groups.{groups}",
-                                     f"{groups}_summary_groups") if groups else None,
-                     dataset_prefix=prefix or summary_row, requires=requires, transform=transform,
-                     stage=stage)
+                     data=tuple(data), summary_row=summary_row, prefix=prefix, subsets=tuple(subsets),
+                     all_subsets=tuple(all_subsets), subset_files=tuple(subset_files), requires=requires,
+                     transform=transform, stage=stage, shots=shots, paper=paper)
+
+
+def _ours(name, data, description, *, scoring="gen", shots="0", paper="", stage=""):
+    return Benchmark(name=name, kind="lance", description=description, scoring=scoring, data=tuple(data),
+                     summary_row=name, shots=shots, paper=paper,
+                     stage=stage or "stage it with `./lance stage-benchmarks` (docs/evaluation.md, "
+                                    "'Staging the paper's benchmarks')")
 
 
 PROMPT_TEMPLATE = "opencompass.openicl.icl_prompt_template.PromptTemplate"
 _FIXK = "opencompass.openicl.icl_retriever.FixKRetriever"
 _GEN = "opencompass.openicl.icl_inferencer.GenInferencer"
-# ARC-Challenge 25-shot (Open LLM Leaderboard v1): the shipped 5-shot ppl config
-# (ARC_c_few_shot_ppl: FixKRetriever over the dev file itself) with 25 fixed examples
-ARC_25SHOT = ("dict(d, infer_cfg=dict(d['infer_cfg'], retriever=dict(d['infer_cfg']['retriever'], "
-              "fix_id_list=list(range(25)))))")
 # GSM8K 5-shot (leaderboard v1 style): the first 5 train problems with their worked answers
 # ('#### N') as chat turns, then the test question; scored by the shipped Gsm8kEvaluator
 GSM8K_5SHOT = ("dict(d, infer_cfg=dict("
@@ -88,87 +98,115 @@ GSM8K_5SHOT = ("dict(d, infer_cfg=dict("
                "dict(role='BOT', prompt='{answer}\\n')]), ice_token='</E>'), "
                f"retriever=dict(type={_FIXK!r}, fix_id_list=[0, 1, 2, 3, 4]), "
                f"inferencer=dict(type={_GEN!r}, max_out_len=512)))")
-# Minerva Math (272 MIT OCW problems, Lewkowycz et al. 2022): no config ships with opencompass
-# 0.5.4; a jsonl {problem, solution} (the Qwen2.5-Math evaluation copy) read by CustomDataset,
-# MATH's 0-shot prompt and MATHVerifyEvaluator (it parses the \\boxed{} answer of `solution`)
+# files of our own dataset configs, under $COMPASS_DATA_CACHE (the layout staging writes)
+ARC_FILES = ("data/ARC/ARC-c/ARC-Challenge-Test.jsonl", "data/ARC/ARC-c/ARC-Challenge-Train.jsonl")
+WINOGRANDE_FILES = ("data/winogrande/dev.jsonl", "data/winogrande/train_xs.jsonl")
 MINERVA_FILE = "data/minerva_math/test.jsonl"
-# TruthfulQA mc2: our dataset, inferencer and evaluator (lancekit.evaluation.truthfulqa_task), TruthfulQA's
-# own mc_task.json
+MATH_FILE = "data/math/test.jsonl"
+MATH500_FILE = "data/math500/test.jsonl"
+OLYMPIADBENCH_FILE = "data/olympiadbench/test.jsonl"
 TRUTHFULQA_FILE = truthfulqa.DATA_FILE
+MMLU_SUBJECTS = (
+    "abstract_algebra anatomy astronomy business_ethics clinical_knowledge college_biology college_chemistry "
+    "college_computer_science college_mathematics college_medicine college_physics computer_security "
+    "conceptual_physics econometrics electrical_engineering elementary_mathematics formal_logic global_facts "
+    "high_school_biology high_school_chemistry high_school_computer_science high_school_european_history "
+    "high_school_geography high_school_government_and_politics high_school_macroeconomics "
+    "high_school_mathematics high_school_microeconomics high_school_physics high_school_psychology "
+    "high_school_statistics high_school_us_history high_school_world_history human_aging human_sexuality "
+    "international_law jurisprudence logical_fallacies machine_learning management marketing medical_genetics "
+    "miscellaneous moral_disputes moral_scenarios nutrition philosophy prehistory professional_accounting "
+    "professional_law professional_medicine professional_psychology public_relations security_studies "
+    "sociology us_foreign_policy virology world_religions").split()
+MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
+# the paper's MGSM columns: German, French, Swahili and one its figure mislabels, read as Spanish
+MGSM_PAPER = ("de", "fr", "sw", "es")
+QWEN_MATH = "the Qwen2.5-Math evaluation harness's copy (github.com/QwenLM/Qwen2.5-Math, evaluation/data/)"
 
 BENCHMARKS: dict[str, Benchmark] = {
     "arith": Benchmark("arith", "number", "arithmetic word problems (lancekit.evaluation.arith), "
-                       "exact match on the last number"),
+                       "exact match on the last number", paper="not in the paper"),
     "lance_mc": Benchmark("lance_mc", "mc", "general-knowledge multiple choice A-D "
-                          "(data/benchmarks/lance_mc.jsonl), exact match on the letter"),
+                          "(data/benchmarks/lance_mc.jsonl), exact match on the letter", paper="not in the paper"),
     # --- Open LLM Leaderboard v1 (module names as shipped in opencompass==0.5.4)
-    "arc_c": _oc("arc_c", "ARC_c.ARC_c_few_shot_ppl", "ARC_c_datasets",
-                 ["data/ARC/ARC-c/ARC-Challenge-Dev.jsonl"], "ARC-c",
-                 "ARC-Challenge dev, 25-shot, likelihood of each option (ARC_c_few_shot_ppl with 25 "
-                 "fixed examples)", scoring="ppl", transform=ARC_25SHOT),
+    "arc_c": _ours("arc_c", ARC_FILES,
+                   "ARC-Challenge test (1,172 questions, AI2's release), 25-shot from train, the "
+                   "log-likelihood of each option per character (acc_norm; lancekit.evaluation.choice)",
+                   scoring="ppl", shots="25: the first 25 train questions with their answers"),
     "hellaswag": _oc("hellaswag", "hellaswag.hellaswag_10shot_ppl_59c85e", "hellaswag_datasets",
                      ["data/hellaswag"], "hellaswag",
-                     "HellaSwag val, 10-shot, likelihood of A-D (hellaswag_10shot_ppl_59c85e)", scoring="ppl"),
+                     "HellaSwag val, 10-shot, likelihood of A-D (hellaswag_10shot_ppl_59c85e)", scoring="ppl",
+                     shots="10 (as shipped)"),
     "mmlu": _oc("mmlu", "mmlu.mmlu_ppl_ac766d", "mmlu_datasets", ["data/mmlu"], "mmlu",
                 "MMLU 57 subjects, 5-shot from dev, likelihood of A-D (mmlu_ppl_ac766d); score = "
-                "mean over subjects", groups="mmlu", prefix="lukaemon_mmlu_", scoring="ppl"),
-    "truthfulqa": Benchmark("truthfulqa", "truthfulqa_mc2", "TruthfulQA mc2, 0-shot after the paper's "
+                "mean over subjects", prefix="lukaemon_mmlu_", all_subsets=MMLU_SUBJECTS, scoring="ppl",
+                subset_files=("data/mmlu/dev/{s}_dev.csv", "data/mmlu/test/{s}_test.csv"),
+                shots="5: the subject's dev questions"),
+    "truthfulqa": Benchmark("truthfulqa", "lance", "TruthfulQA mc2 (817 questions), 0-shot after the paper's "
                             "6-question QA primer: the likelihood mass on the true answers "
                             "(lancekit.evaluation.truthfulqa; opencompass 0.5.4 ships only the generation "
                             "variant)", scoring="ppl", data=(TRUTHFULQA_FILE,), summary_row="truthfulqa",
-                            stage="copy data/mc_task.json of TruthfulQA (github.com/sylinrl/TruthfulQA) "
+                            shots="0, after the 6-question QA primer",
+                            stage="stage it with `./lance stage-benchmarks`, or copy data/mc_task.json of "
+                                  "TruthfulQA (github.com/sylinrl/TruthfulQA, before Jan 2025: 817 questions) "
                                   f"to $COMPASS_DATA_CACHE/{TRUTHFULQA_FILE}"),
     "gsm8k": _oc("gsm8k", "gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", ["data/gsm8k"], "gsm8k",
-                 "GSM8K test, 5-shot (first 5 train problems), exact match on the last number "
-                 "(gsm8k_gen_1d7fe4 with a FixKRetriever)", transform=GSM8K_5SHOT),
-    "winogrande": _oc("winogrande", "winogrande.winogrande_5shot_ll_252f01", "winogrande_datasets",
-                      ["data/winogrande"], "winogrande",
-                      "Winogrande dev, 5-shot, log-likelihood of the continuation "
-                      "(winogrande_5shot_ll_252f01)", scoring="ppl"),
-    # --- maths suite
-    "math": _oc("math", "math.math_gen_a58d9d", "math_datasets", ["data/math"], "math",
-                "MATH test, 0-shot (math_gen_a58d9d, MATHVerifyEvaluator)",
-                requires="python packages math-verify + latex2sympy2_extended (in envs/opencompass.txt)"),
+                 "GSM8K test (1,319), 5-shot (first 5 train problems), exact match on the last number "
+                 "(gsm8k_gen_1d7fe4 with a FixKRetriever)", transform=GSM8K_5SHOT,
+                 shots="5: the first 5 train problems with their worked answers"),
+    "winogrande": _ours("winogrande", WINOGRANDE_FILES,
+                        "WinoGrande 1.1 dev (1,267), 5-shot, the log-likelihood of the sentence's rest "
+                        "after each option (lancekit.evaluation.choice)", scoring="ppl",
+                        shots="5: train_xs items 0, 2, 4, 6, 8, as full sentences"),
+    # --- maths suite: MATH, OlympiadBench and Minerva Math as the Qwen2.5-Math harness has them
+    "math": _ours("math", (MATH_FILE,), f"MATH test (5,000 problems, {QWEN_MATH}), 0-shot, "
+                  "\\boxed{} answer checked by MATHVerifyEvaluator"),
+    "math500": _ours("math500", (MATH500_FILE,), "MATH-500 (openai/prm800k's 500-problem MATH test subset), "
+                     "0-shot, \\boxed{} answer checked by MATHVerifyEvaluator",
+                     paper="MATH-500 is a 500-problem subset of the 5,000 MATH problems of the paper's column"),
     "mgsm": _oc("mgsm", "mgsm.mgsm_gen_d967bc", "mgsm_datasets", ["data/mgsm"], "mgsm",
-                "MGSM 11 languages, 0-shot (mgsm_gen_d967bc); score = mean over languages",
-                groups="mgsm", prefix="mgsm_"),
-    "olympiadbench": _oc("olympiadbench", "OlympiadBench.OlympiadBench_0shot_gen_be8b13",
-                         "olympiadbench_datasets", ["data/OlympiadBench"], "OlympiadBench",
-                         "OlympiadBench, 5 text-only open-ended categories, 0-shot "
-                         "(OlympiadBench_0shot_gen_be8b13); score = mean over categories",
-                         groups="OlympiadBench", prefix="OlympiadBench_",
-                         stage="the OlympiadBench folder has no download in opencompass 0.5.4: put "
-                               "the category jsonl files of the OlympiadBench release there"),
-    "minerva_math": Benchmark("minerva_math", "minerva", "Minerva Math (272 OCW problems), 0-shot, "
-                              "MATH prompt, MATHVerifyEvaluator", data=(MINERVA_FILE,),
-                              summary_row="minerva_math",
-                              stage="no opencompass config or download exists: copy "
-                                    "data/minerva_math/test.jsonl of the Qwen2.5-Math evaluation "
-                                    "(github.com/QwenLM/Qwen2.5-Math, evaluation/data) to "
-                                    "$COMPASS_DATA_CACHE/data/minerva_math/test.jsonl"),
+                "MGSM in German, French, Swahili and Spanish (the paper's columns), 0-shot "
+                "(mgsm_gen_d967bc); score = mean over the languages", prefix="mgsm_", subsets=MGSM_PAPER,
+                all_subsets=MGSM_LANGUAGES, subset_files=("data/mgsm/mgsm_{s}.tsv",)),
+    "olympiadbench": _ours("olympiadbench", (OLYMPIADBENCH_FILE,),
+                           f"OlympiadBench, English open-ended maths, text only (675 problems, {QWEN_MATH}), "
+                           "0-shot, \\boxed{} answer checked by MATHVerifyEvaluator"),
+    "minerva_math": _ours("minerva_math", (MINERVA_FILE,),
+                          f"Minerva Math (272 MIT OCW problems, {QWEN_MATH}), 0-shot, \\boxed{{}} answer "
+                          "checked by MATHVerifyEvaluator"),
     # --- other OpenCompass benchmarks (not in the paper's tables)
     "bbh": _oc("bbh", "bbh.bbh_gen", "bbh_datasets", ["data/BBH/data"], "bbh",
-               "BIG-Bench Hard 27 tasks, 3-shot CoT (bbh_gen_ee62e9)", groups="bbh", prefix="bbh-"),
+               "BIG-Bench Hard 27 tasks, 3-shot CoT (bbh_gen_ee62e9)", prefix="bbh-", shots="3 (as shipped)",
+               paper="not in the paper"),
     "humaneval": _oc("humaneval", "humaneval.humaneval_gen", "humaneval_datasets",
                      ["data/humaneval/human-eval-v2-20210705.jsonl"], "openai_humaneval",
                      "HumanEval pass@1 (humaneval_openai_sample_evals_gen_dcae0e)",
                      requires="OpenAI's `human_eval` package with code execution enabled "
-                              "(not in envs/opencompass.txt)"),
+                              "(not in envs/opencompass.txt)", paper="not in the paper"),
     "ceval": _oc("ceval", "ceval.ceval_gen", "ceval_datasets", ["data/ceval/formal_ceval"], "ceval",
-                 "C-Eval val, 52 subjects (ceval_gen_5f30c7)", groups="ceval", prefix="ceval-"),
+                 "C-Eval val, 52 subjects (ceval_gen_5f30c7)", prefix="ceval-", shots="as shipped",
+                 paper="not in the paper"),
     "cmmlu": _oc("cmmlu", "cmmlu.cmmlu_gen", "cmmlu_datasets", ["data/cmmlu"], "cmmlu",
-                 "CMMLU 67 subjects, 0-shot CoT (cmmlu_0shot_cot_gen_305931)", groups="cmmlu",
-                 prefix="cmmlu-"),
+                 "CMMLU 67 subjects, 0-shot CoT (cmmlu_0shot_cot_gen_305931)", prefix="cmmlu-",
+                 paper="not in the paper"),
 }
 LEADERBOARD_BENCHMARKS = ("arc_c", "hellaswag", "mmlu", "truthfulqa", "gsm8k", "winogrande")
 MATHS_BENCHMARKS = ("gsm8k", "math", "mgsm", "olympiadbench", "minerva_math")
 # The paper's averages: plain means of the member benchmarks' scores (each benchmark's score is
-# already the mean over its own subsets where it has some: MMLU subjects, MGSM languages,
-# OlympiadBench categories).
+# already the mean over its own subsets where it has some: MMLU subjects, MGSM languages). The
+# maths average is the paper's: mean(GSM8K, MATH, mean of the MGSM columns, OlympiadBench, Minerva).
 BENCHMARK_GROUPS: dict[str, tuple[str, ...]] = {
     "leaderboard": LEADERBOARD_BENCHMARKS,
     "maths": MATHS_BENCHMARKS,
 }
+# a benchmark that takes a group member's place when the member did not run (its column is then
+# labelled not comparable: the benchmark's `paper` says why)
+STAND_INS: dict[str, str] = {"math": "math500"}
+
+
+def group_members(group: str, ran: list[str]) -> list[str]:
+    """A group's benchmarks, each replaced by its stand-in where only the stand-in ran."""
+    return [STAND_INS[b] if b not in ran and STAND_INS.get(b) in ran else b for b in BENCHMARK_GROUPS[group]]
 
 
 def backend_of(benchmark: str, backend: str) -> str:
@@ -194,9 +232,12 @@ class BenchmarkError(ValueError):
 def resolve_benchmarks(request: list) -> list[dict]:
     """Turn ["arith", {"name": "lance_mc", "path": ...}, "gsm8k"] into dataset specs.
 
-    Each spec is {"name", "kind", "benchmark", "scoring", "path" (absolute, embedded kinds only)}.
-    Embedded benchmarks take their file from the request. Any registry name may be renamed with
-    {"name": new, "benchmark": registered} (e.g. two arith files).
+    Each spec is {"name", "kind", "benchmark", "scoring", "path" (absolute, embedded kinds only),
+    "subsets" (benchmarks of several datasets: the ones to run)}. Embedded benchmarks take their
+    file from the request. Any registry name may be renamed with {"name": new, "benchmark":
+    registered} (e.g. two arith files). A benchmark of several datasets runs its default subsets
+    (MGSM: the paper's four languages; MMLU: all 57 subjects) unless the request names others:
+    {"name": "mmlu", "subsets": ["anatomy", ...]}, or "all".
     """
     if isinstance(request, (str, dict)):
         request = [request]
@@ -223,8 +264,36 @@ def resolve_benchmarks(request: list) -> list[dict]:
         elif name != registered:
             raise BenchmarkError(f"built-in benchmark {registered} cannot be renamed (its summary "
                                  f"row is fixed by OpenCompass)")
+        if bench.multi and bench.all_subsets:
+            spec["subsets"] = _subsets(bench, item.get("subsets"))
+        elif item.get("subsets") is not None:
+            raise BenchmarkError(f"benchmark {name}: 'subsets' only applies to benchmarks made of several "
+                                 f"datasets ({', '.join(b for b, x in BENCHMARKS.items() if x.all_subsets)})")
         specs.append(spec)
     return specs
+
+
+def _subsets(bench: Benchmark, asked) -> list[str]:
+    if asked is None:
+        return list(bench.subsets or bench.all_subsets)
+    if asked == "all":
+        return list(bench.all_subsets)
+    if isinstance(asked, str) or not isinstance(asked, list) or not asked:
+        raise BenchmarkError(f"benchmark {bench.name}: 'subsets' must be a non-empty list or \"all\", got {asked!r}")
+    unknown = [a for a in asked if a not in bench.all_subsets]
+    if unknown:
+        known = ", ".join(bench.all_subsets)
+        raise BenchmarkError(f"benchmark {bench.name}: unknown subsets {unknown}; known: {known}")
+    return [a for a in bench.all_subsets if a in asked]  # the module's order
+
+
+def data_paths(spec: dict) -> list[str]:
+    """The paths under $COMPASS_DATA_CACHE one benchmark request reads (its subsets' files where
+    it has several datasets)."""
+    bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
+    if bench.subset_files and spec.get("subsets"):
+        return [f.format(s=sub) for sub in spec["subsets"] for f in bench.subset_files]
+    return list(bench.data)
 
 
 def check_benchmark_data(specs: list[dict], compass_data_cache: str | None) -> list[str]:
@@ -240,11 +309,12 @@ def check_benchmark_data(specs: list[dict], compass_data_cache: str | None) -> l
         if bench.kind == "opencompass" and not bench.module:
             problems.append(f"benchmark {bench.name} cannot run: {bench.requires}")
             continue
-        if bench.data and not compass_data_cache:
-            problems.append(f"benchmark {bench.name} needs $COMPASS_DATA_CACHE/{bench.data[0]} but "
+        paths = data_paths(spec)
+        if paths and not compass_data_cache:
+            problems.append(f"benchmark {bench.name} needs $COMPASS_DATA_CACHE/{paths[0]} but "
                             f"COMPASS_DATA_CACHE is not set; set it to the folder that holds data/")
             continue
-        for rel in bench.data:
+        for rel in paths:
             full = os.path.join(compass_data_cache, rel)
             if not os.path.exists(full):
                 kind = "file" if os.path.splitext(rel)[1] else "folder"
@@ -255,17 +325,18 @@ def check_benchmark_data(specs: list[dict], compass_data_cache: str | None) -> l
     return problems
 
 
-
 # ----------------------------------------------------------------------------- datasets of a benchmark
 
 
 def dataset_abbrs_of(spec: dict, result_files: list[str]) -> list[str]:
     """The OpenCompass dataset abbrs of one benchmark, in a fixed order: its own name (embedded),
-    its summary row (one dataset), or, for benchmarks made of several datasets, the result files'
-    names with its prefix, sorted (the same order for every model)."""
+    its summary row (one dataset), or, for benchmarks made of several datasets, those of its
+    subsets (or the result files' names with its prefix), sorted: the same order for every model."""
     bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
-    if bench.kind != "opencompass":
+    if bench.kind in ("number", "mc"):
         return [spec["name"]]
     if not bench.multi:
         return [bench.row]
-    return sorted(f for f in result_files if f.startswith(bench.dataset_prefix))
+    if spec.get("subsets"):
+        return sorted(bench.prefix + s for s in spec["subsets"])
+    return sorted(f for f in result_files if f.startswith(bench.prefix))

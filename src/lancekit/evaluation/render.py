@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import os
 import pprint
+import re
 from typing import Any
 
 from . import truthfulqa
-from .registry import BENCHMARKS, MINERVA_FILE, PROMPT_TEMPLATE, TRUTHFULQA_FILE, BenchmarkError
+from .registry import (
+    ARC_FILES,
+    BENCHMARKS,
+    MATH500_FILE,
+    MATH_FILE,
+    MINERVA_FILE,
+    OLYMPIADBENCH_FILE,
+    PROMPT_TEMPLATE,
+    TRUTHFULQA_FILE,
+    WINOGRANDE_FILES,
+    BenchmarkError,
+)
 
 MODEL_CLASS = "lancekit.evaluation.models.LanceHFChatModel"
 NUMBER_POSTPROCESS = "lancekit.evaluation.postprocess.last_number_postprocess"
@@ -86,22 +98,36 @@ def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
     return _jsonl_gen_dataset(spec["name"], spec["path"], columns, "answer", prompt, eval_cfg, test_range)
 
 
+# the Qwen2.5-Math harness's chain-of-thought instruction, after the problem (0-shot)
 MATH_PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
+MATH_VERIFY = {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}}
+DATA = "$DATA/"  # a path under $COMPASS_DATA_CACHE; the rendered text joins it at run time
 
 
-def _minerva_dataset(compass_data_cache_expr: str, test_range: str | None) -> dict:
-    return _jsonl_gen_dataset("minerva_math", compass_data_cache_expr, ["problem"], "solution", MATH_PROMPT,
-                              {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}}, test_range)
+def _maths_dataset(name: str, rel: str, answer: str, loader: str = "opencompass.datasets.custom.CustomDataset"):
+    def build(test_range):
+        d = _jsonl_gen_dataset(name, DATA + rel, ["problem"], answer, MATH_PROMPT, MATH_VERIFY, test_range)
+        d["type"] = loader
+        return [d]
+    return build
 
 
-def _truthfulqa_dataset(path_expr: str, test_range: str | None) -> dict:
+def _olympiadbench(test_range):
+    # its reference answer is a list (final_answer): our loader keeps the first, as the harness does
+    (d,) = _maths_dataset("olympiadbench", OLYMPIADBENCH_FILE, "answer",
+                          "lancekit.evaluation.maths_task.OlympiadBenchDataset")(test_range)
+    d["reader_cfg"]["input_columns"] = ["problem"]
+    return [d]
+
+
+def _truthfulqa(test_range):
     reader = {"input_columns": ["question"], "output_column": "labels"}
     if test_range:
         reader["test_range"] = test_range
-    return {
+    return [{
         "abbr": "truthfulqa",
         "type": "lancekit.evaluation.truthfulqa_task.TruthfulQAMC2Dataset",
-        "path": path_expr,
+        "path": DATA + TRUTHFULQA_FILE,
         "reader_cfg": reader,
         "infer_cfg": {
             "prompt_template": {"type": PROMPT_TEMPLATE, "template": truthfulqa.PROMPT},
@@ -109,12 +135,40 @@ def _truthfulqa_dataset(path_expr: str, test_range: str | None) -> dict:
             "inferencer": {"type": "lancekit.evaluation.truthfulqa_task.MC2Inferencer"},
         },
         "eval_cfg": {"evaluator": {"type": "lancekit.evaluation.truthfulqa_task.MC2Evaluator"}},
-    }
+    }]
 
 
-# our own dataset configs of files under $COMPASS_DATA_CACHE: kind -> (file, dataset builder)
-CACHE_FILE_DATASETS = {"minerva": (MINERVA_FILE, _minerva_dataset),
-                       "truthfulqa_mc2": (TRUTHFULQA_FILE, _truthfulqa_dataset)}
+def _choice(name: str, fmt: str, files: tuple[str, str]):
+    def build(test_range):
+        reader = {"input_columns": ["options", "norm"], "output_column": "gold"}
+        if test_range:
+            reader["test_range"] = test_range
+        return [{
+            "abbr": name,
+            "type": "lancekit.evaluation.choice_task.ChoiceDataset",
+            "fmt": fmt, "path": DATA + files[0], "train": DATA + files[1],
+            "reader_cfg": reader,
+            "infer_cfg": {
+                # the prompts are built by lancekit.evaluation.choice; the template is unused
+                "prompt_template": {"type": PROMPT_TEMPLATE, "template": "{options}"},
+                "retriever": {"type": "opencompass.openicl.icl_retriever.ZeroRetriever"},
+                "inferencer": {"type": "lancekit.evaluation.choice_task.ChoiceInferencer"},
+            },
+            "eval_cfg": {"evaluator": {"type": "lancekit.evaluation.choice_task.ChoiceEvaluator"}},
+        }]
+    return build
+
+
+# our own dataset configs of upstream files under $COMPASS_DATA_CACHE (registry kind "lance")
+LANCE_DATASETS = {
+    "arc_c": _choice("arc_c", "arc", ARC_FILES),
+    "winogrande": _choice("winogrande", "winogrande", WINOGRANDE_FILES),
+    "truthfulqa": _truthfulqa,
+    "math": _maths_dataset("math", MATH_FILE, "solution"),
+    "math500": _maths_dataset("math500", MATH500_FILE, "solution"),
+    "minerva_math": _maths_dataset("minerva_math", MINERVA_FILE, "solution"),
+    "olympiadbench": _olympiadbench,
+}
 
 
 # settings of the vLLM generation backend (config eval.vllm)
@@ -222,45 +276,46 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
         f"# Run: opencompass <this file> -w <work_dir> --max-num-workers {int(s['max_num_workers'])}",
         "# Needs src/ on PYTHONPATH (model class and postprocessor are imported by dotted path).",
     ]
-    builtins = [BENCHMARKS[d.get("benchmark", d["name"])] for d in datasets if d["kind"] == "opencompass"]
-    groups = [b.summary_groups for b in builtins if b.summary_groups]
+    builtins = list(dict.fromkeys(BENCHMARKS[d.get("benchmark", d["name"])] for d in datasets
+                                  if d["kind"] == "opencompass"))
     if builtins:
         lines += ["from mmengine.config import read_base", "", "with read_base():"]
         lines += [f"    from {b.module} import {b.variable}" for b in builtins]
-        lines += [f"    from {mod} import {var}" for mod, var in groups]
     kinds = {d["kind"] for d in datasets}
     lines.append("")
     if "number" in kinds:
         lines.append(f"prompt_number = {NUMBER_PROMPT!r}")
     if "mc" in kinds:
         lines.append(f"prompt_mc = {MC_PROMPT!r}")
-    cache_kinds = [k for k in CACHE_FILE_DATASETS if k in kinds]
-    if cache_kinds:
-        lines.append("import os")
-    for kind in cache_kinds:
-        lines.append(f"{kind}_path = os.path.join(os.environ.get('COMPASS_DATA_CACHE', '.'), "
-                     f"{CACHE_FILE_DATASETS[kind][0]!r})")
+    if "lance" in kinds:
+        lines += ["import os", "data_root = os.environ.get('COMPASS_DATA_CACHE', '.')"]
     lines += ["", _assign("models", [model]), ""]
-    parts = []
+    parts, groups = [], []
     for spec in datasets:
         bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
+        var = f"bench_{spec['name']}"
         if spec["kind"] == "opencompass":
-            var = bench.variable
             expr = bench.transform or "d"
             if test_range:
                 expr = f"dict({expr}, reader_cfg=dict(d['reader_cfg'], test_range={test_range!r}))"
-            lines.append(f"bench_{spec['name']} = [{expr} for d in {var}]" if expr != "d"
-                         else f"bench_{spec['name']} = list({var})")
-        elif spec["kind"] in CACHE_FILE_DATASETS:
-            build = CACHE_FILE_DATASETS[spec["kind"]][1]
-            text = _assign(f"bench_{spec['name']}", [build("__PATH__", test_range)])
-            lines.append(text.replace("'__PATH__'", f"{spec['kind']}_path"))
+            source = bench.variable
+            if spec.get("subsets") is not None and list(spec["subsets"]) != list(bench.all_subsets):
+                abbrs = [bench.prefix + s for s in spec["subsets"]]
+                source = f"[d for d in {bench.variable} if d['abbr'] in {abbrs!r}]"
+            lines.append(f"{var} = [{expr} for d in {source}]" if expr != "d" or source != bench.variable
+                         else f"{var} = list({source})")
+            if bench.multi:
+                # the score: the plain mean over the datasets that ran
+                groups.append(f"dict(name={bench.row!r}, subsets=[d['abbr'] for d in {var}])")
+        elif spec["kind"] == "lance":
+            text = _assign(var, LANCE_DATASETS[bench.name](test_range))
+            lines.append(re.sub(r"'\$DATA/([^']*)'", r"os.path.join(data_root, '\1')", text))
         else:
-            text = _assign(f"bench_{spec['name']}", [_embedded_dataset(spec, test_range)])
+            text = _assign(var, [_embedded_dataset(spec, test_range)])
             lines.append(text.replace("'__PROMPT_NUMBER__'", "prompt_number").replace("'__PROMPT_MC__'", "prompt_mc"))
-        parts.append(f"*bench_{spec['name']}")
+        parts.append(f"*{var}")
         lines.append("")
     lines.append("datasets = [" + ", ".join(parts) + "]")
     if groups:
-        lines += ["", "summarizer = dict(summary_groups=" + " + ".join(var for _, var in groups) + ")"]
+        lines += ["", "summarizer = dict(summary_groups=[" + ", ".join(groups) + "])"]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,9 @@ from .. import methods
 from ..methods.runs import eval_runs
 
 SHARD_STAGES = ("review_seed", "generate", "review_new")
+# the staging report of the benchmark data (eval.data), its data/ folder beside it:
+# $COMPASS_DATA_CACHE of every evaluation
+BENCHMARK_DATA = "results/benchmark_data/lance_staging.json"
 
 
 def iterations(config: dict) -> dict[str, int]:

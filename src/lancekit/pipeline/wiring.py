@@ -58,7 +58,8 @@ class Engine:
       venv reruns no stage);
     - `conda`: its conda file (envs/*.yaml; environment.yml for the main one);
     - `threads`, `resources`: what a cluster scheduler needs of its jobs (memory, minutes, GPUs as
-      `gpu` (--gpus) or `gres` (--gres=gpu:N) as resources.gpu_request says, its own partition);
+      `gpu` (--gpus, with `gpu_model`: --gpus=<model>:N) or `gres` (--gres=gpu[:<model>]:N) as
+      resources.gpu_request says, its own partition, node features as `constraint`);
     - `shell(script)`: the command line of a stage.
     """
 
@@ -69,14 +70,18 @@ class Engine:
         self.conda = "../../environment.yml" if name == "main" else f"../../envs/{envs.env_name(name)}.yaml"
         self.threads = own.get("threads", 8)
         self.resources = {"mem_mb": own.get("mem_mb", 16000), "runtime": own.get("runtime", runtime)}
-        gpus = own.get("gpu", 0)
+        gpus, model = own.get("gpu", 0), own.get("gpu_model")
         if config["resources"].get("gpu_request", "gpu") == "gres":
             if gpus:
-                self.resources["gres"] = f"gpu:{gpus}"
+                self.resources["gres"] = f"gpu:{model}:{gpus}" if model else f"gpu:{gpus}"
         else:
             self.resources["gpu"] = gpus
+            if model and gpus:
+                self.resources["gpu_model"] = model
         if own.get("partition"):
             self.resources["slurm_partition"] = own["partition"]
+        if own.get("constraint"):
+            self.resources["constraint"] = own["constraint"]
 
     def shell(self, script: str) -> str:
         """The engine's interpreter runs scripts/<script>.py on the job (params.job) and the

@@ -8,7 +8,7 @@ from ..methods import TABLE
 from ..methods.runs import parse_run
 
 BENCH_NAMES = {"arc_c": "ARC", "hellaswag": "HellaSwag", "mmlu": "MMLU", "truthfulqa": "TruthfulQA",
-               "gsm8k": "GSM8K", "winogrande": "Winogrande", "math": "MATH", "mgsm": "MGSM",
+               "gsm8k": "GSM8K", "winogrande": "Winogrande", "math": "MATH", "math500": "MATH-500", "mgsm": "MGSM",
                "olympiadbench": "OlympiadBench", "minerva_math": "Minerva", "bbh": "BBH",
                "humaneval": "HumanEval", "ceval": "C-Eval", "cmmlu": "CMMLU",
                "avg": "Avg", "maths_avg": "Maths Avg"}

@@ -17,7 +17,7 @@ import polars as pl
 from ..core.io import write_text_atomic
 from ..methods.runs import parse_run
 from . import paper as pp
-from . import plots, scores, stages
+from . import plots, provenance, scores, stages
 from .load import load, read_times
 from .markdown import to_markdown
 from .names import bench_name, group, method_name
@@ -43,13 +43,14 @@ class Report:
 
     def __init__(self, lay: dict):
         self.methods, self.iters = list(lay["methods"]), dict(lay["iters"])
-        summaries = {r: s for r, path in lay["summaries"].items() if (s := load(path))}
+        self.summaries = summaries = {r: s for r, path in lay["summaries"].items() if (s := load(path))}
         self.ran = scores.benchmarks_ran(summaries)
         self.main_b, self.maths_b = scores.main_benchmarks(self.ran), scores.maths_benchmarks(self.ran)
         self.averages = {"avg": self.main_b, **({"maths_avg": self.maths_b} if self.maths_b else {})}
         self.ev = (scores.evaluation(summaries, averages=self.averages) if summaries
                    else pl.DataFrame(schema=scores.EVAL_SCHEMA))
         self.rows = scores.headline_rows(self.ev, self.methods, self.iters)
+        self.not_comparable = provenance.not_comparable(summaries, self.averages)
         self.stats = {m: {int(t): {stage: load(p) or {} for stage, p in by.items()} for t, by in per.items()}
                       for m, per in lay["stats"].items()}
         self.train = {m: {(int(k.split("/")[0]), k.split("/")[1]): Path(d) for k, d in per.items()}
@@ -103,12 +104,23 @@ def paper_section(r: Report) -> list[str]:
     md = [f"## Ours vs the paper ({r.backbone}, LANCE arXiv 2412.15151)\n"]
     if long.is_empty():
         return md + ["_this run shares no benchmark with the paper's tables_\n"]
-    md += ["gap = ours − paper, in points; the paper's rows are each method at its best iteration.\n",
-           to_markdown(pp.paper_vs_ours_table(long))]
+    md += ["gap = ours − paper, in points; the paper's rows are each method at its best iteration. "
+           "A column marked not comparable measures something else than the paper's (see 'How each score "
+           "was measured').\n",
+           to_markdown(pp.paper_vs_ours_table(long, not_comparable=r.not_comparable))]
     if r.averages["avg"] == group("leaderboard") and "lance" in r.methods:
         md += ["LANCE's Avg per iteration against the paper's figure (~: read off the figure):\n",
                to_markdown(pp.paper_iterations(r.ev, paper, r.backbone, r.iters["lance"]))]
     return md
+
+
+def measured_section(r: Report) -> list[str]:
+    table = provenance.measured_table(r.summaries)
+    if table.is_empty():
+        return []
+    versions = provenance.versions_line(r.summaries)
+    return ["## How each score was measured\n", to_markdown(table),
+            (f"Scored with {versions}.\n" if versions else "")]
 
 
 def shared_section(r: Report) -> list[str]:
@@ -147,7 +159,8 @@ def write_report(lay: dict, out: dict[str, str]) -> str:
     for path in out.values():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     r = Report(lay)
-    md = [title(r), *evaluation_section(r), *maths_section(r), *paper_section(r), *shared_section(r)]
+    md = [title(r), *evaluation_section(r), *maths_section(r), *paper_section(r), *measured_section(r),
+          *shared_section(r)]
     for m in r.methods:
         md += method_section(r, m)
     md += ["![funnel](funnel.png)\n", "![judge](judge.png)\n", "![loss](loss.png)\n"]

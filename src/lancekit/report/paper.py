@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..evaluation.registry import group_members
 from ..methods.runs import parse_run, run_key
 from . import words
 from .names import bench_name, group
@@ -36,13 +37,16 @@ def paper_vs_ours(ev: pl.DataFrame, paper: pl.DataFrame, backbone: str, rows: li
                   averages: dict[str, list[str]] | None = None) -> pl.DataFrame:
     """Long table (model, benchmark, ours, paper, gap = ours - paper) for the headline rows, on the
     benchmarks both have: the main table's (and its Avg when ours averages the same six), then the
-    maths table's (its Avg likewise). Empty when the run shares no benchmark with the paper."""
+    maths table's (its Avg likewise; a stand-in such as MATH-500 against the paper's MATH). Empty
+    when the run shares no benchmark with the paper."""
     averages = averages or {}
-    lb, ms = group("leaderboard"), group("maths")
+    lb = group("leaderboard")
+    ran = ev["benchmark"].unique().to_list()
+    ms = group_members("maths", ran)
     want = [(b, "main table", b) for b in lb]
     if averages.get("avg") == lb:
         want.append(("avg", "main table", "avg"))
-    want += [(b, "maths table", b) for b in ms if b not in lb]
+    want += [(ours, "maths table", theirs) for ours, theirs in zip(ms, group("maths")) if ours not in lb]
     if sorted(averages.get("maths_avg", [])) == sorted(ms):
         want.append(("maths_avg", "maths table", "avg"))
     out = []
@@ -61,10 +65,18 @@ def paper_vs_ours(ev: pl.DataFrame, paper: pl.DataFrame, backbone: str, rows: li
                                      "paper": pl.Float64, "gap": pl.Float64})
 
 
-def paper_vs_ours_table(long: pl.DataFrame, digits: int = 2) -> pl.DataFrame:
-    """Three lines per model (ours, paper, gap), a column per benchmark."""
+def paper_vs_ours_table(long: pl.DataFrame, digits: int = 2,
+                        not_comparable: dict[str, str] | None = None) -> pl.DataFrame:
+    """Three lines per model (ours, paper, gap), a column per benchmark; a column whose setting is
+    not the paper's (`not_comparable`: benchmark -> why) is labelled so."""
     lb = group("leaderboard")
-    order = [*lb, "avg", *[b for b in group("maths") if b not in lb], "maths_avg"]
+    ran = long["benchmark"].unique().to_list()
+    order = [*lb, "avg", *[b for b in group_members("maths", ran) if b not in lb], "maths_avg"]
+    nc = not_comparable or {}
+
+    def head(b: str) -> str:
+        return bench_name(b) + (" (not comparable)" if nc.get(b) else "")
+
     benches = sorted(dict.fromkeys(long["benchmark"].to_list()), key=lambda b: order.index(b) if b in order else 99)
     rows = []
     for model in dict.fromkeys(long["model"].to_list()):
@@ -72,8 +84,8 @@ def paper_vs_ours_table(long: pl.DataFrame, digits: int = 2) -> pl.DataFrame:
         for i, (what, fmt) in enumerate((("ours", lambda v: f"{v:.{digits}f}"), ("paper", lambda v: f"{v:.{digits}f}"),
                                          ("gap", lambda v: words.signed(v, digits)))):
             rows.append({"model": model if i == 0 else "", "": what,
-                         **{bench_name(b): fmt(sub[b][what]) if b in sub else None for b in benches}})
-    cols = ["model", "", *[bench_name(b) for b in benches]]
+                         **{head(b): fmt(sub[b][what]) if b in sub else None for b in benches}})
+    cols = ["model", "", *[head(b) for b in benches]]
     return pl.DataFrame(rows, schema={c: pl.Utf8 for c in cols})
 
 

@@ -14,6 +14,7 @@ import statistics
 import polars as pl
 
 from ..core import stats as st
+from ..evaluation.registry import group_members
 from ..methods.runs import parse_run, run_key
 from . import words
 from .names import bench_name, group, method_name, model_label
@@ -66,8 +67,9 @@ def main_benchmarks(ran: list[str]) -> list[str]:
 
 
 def maths_benchmarks(ran: list[str]) -> list[str]:
-    """The maths group's benchmarks that ran, when at least one besides GSM8K did (else [])."""
-    ms = [b for b in group("maths") if b in ran]
+    """The maths group's benchmarks that ran (MATH-500 in MATH's place where only it ran), when
+    at least one besides GSM8K did (else [])."""
+    ms = [b for b in group_members("maths", ran) if b in ran]
     return ms if any(b != "gsm8k" for b in ms) else []
 
 

@@ -170,7 +170,10 @@ def build_train_config(
         cfg["save_strategy"] = "no"
     save_steps = cfg.pop("save_steps", None)
     if save_steps:  # checkpoints a killed run resumes from: with the optimizer state
-        cfg.update(save_strategy="steps", save_steps=int(save_steps), save_only_model=False,
+        # a number below 1 is a share of the job's optimizer steps (transformers rounds it up):
+        # 0.1 saves ten times whatever the data size
+        every = float(save_steps) if float(save_steps) < 1 else int(save_steps)
+        cfg.update(save_strategy="steps", save_steps=every, save_only_model=False,
                    save_total_limit=CHECKPOINTS_KEPT)
     if stage == "sft":
         for key in ("pref_beta", "pref_loss", "pref_ftx"):
