@@ -94,6 +94,11 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
     # run stops before any job while downloads are off: test_an_uncached_hub_model_stops_...)
     ((), {"model": {"base": "Qwen/Qwen2-0.5B"}, "train": {"m0": False}, "iters": 1},
      {"train_m0": 0, "train_sft": 1, "evaluate": 3, "prepare_base_model": 0, "fetch_base_model": 1}),
+    # the paper's shape at CPU size (the README's measured run): LANCE and SPIN, two iterations, the
+    # model by hub id (not cached here: one job would fetch it), the benchmark slices staged
+    (("config/paper.yaml", "config/paper_cpu.yaml"), None,
+     {"fetch_base_model": 1, "stage_benchmarks": 1, "train_m0": 1, "train_sft": 2, "train_dpo": 4, "evaluate": 6,
+      "generate": 4, "review_seed": 2, "review_new": 2, "missing_data": 0}),
     # no iteration: base and M_0 are trained and evaluated, and the report shows them
     ((), {"iters": 0}, {"train_m0": 1, "train_sft": 0, "evaluate": 2, "review_seed": 0, "report": 1}),
 ])
@@ -192,6 +197,18 @@ def test_a_missing_seed_is_planned_by_a_dry_run_and_stops_a_real_run_before_any_
     assert real.returncode != 0 and message in real.stdout, real.stdout[-3000:]
     assert "localrule" not in real.stdout and "rule prepare_base_model" not in real.stdout, real.stdout[-3000:]
     assert not (tmp_path / "results").exists() and not (tmp_path / "nowhere").exists()
+
+
+def test_setting_up_runs_before_anything_is_staged(tmp_path):
+    """The README's checklist builds the environments first: a run whose jobs are all set-up jobs
+    goes ahead while the paper's seed, model and benchmark data are still missing."""
+    from lancekit.core import envs
+
+    stamp = f"results/.envs/{envs.env_path('main').name}.ready"
+    real = run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1", stamp, "--configfile",
+                str(ROOT / "config/paper.yaml")], cwd=tmp_path)
+    assert real.returncode == 0 and (tmp_path / stamp).is_file(), real.stdout[-3000:]
+    assert "WARNING seed.path: file data/seed/UltraChat3k.json not found" in real.stdout
 
 
 def hub_cache_with(tmp_path, repo_id="lance-test/tiny", files=("config.json",)):

@@ -53,6 +53,26 @@ def test_conda_gpus_and_env_dir(tmp_path):
     assert env["LANCE_VLLM_FLAVOUR"] == "cuda" and env["LANCE_ENV_DIR"] == str(tmp_path / "envs")
 
 
+def test_a_deepspeed_config_builds_the_training_environment_with_deepspeed(tmp_path, monkeypatch):
+    from lancekit.core import envs
+
+    monkeypatch.setenv("LANCE_ENV_DIR", str(tmp_path))
+    on = environ.job_environment({**CONFIG, "train": {"deepspeed": "config/train/ds_z3.json"}}, {}, cwd=tmp_path,
+                                 python="/py", use_conda=False)
+    off = environ.job_environment(CONFIG, {"LANCE_TRAIN_DEEPSPEED": "1"}, cwd=tmp_path, python="/py",
+                                  use_conda=False)
+    assert on["LANCE_TRAIN_DEEPSPEED"] == "1" and off["LANCE_TRAIN_DEEPSPEED"] == "0"  # the config decides
+    monkeypatch.setenv("LANCE_TRAIN_DEEPSPEED", "0")
+    plain = envs.env_path("llamafactory")
+    monkeypatch.setenv("LANCE_TRAIN_DEEPSPEED", "1")
+    with_ds = envs.env_path("llamafactory")
+    assert plain.name.startswith("llamafactory-") and with_ds.name.startswith("llamafactory-deepspeed-")
+    assert with_ds != plain and envs.spec_files("llamafactory")[-1] == REPO / "envs/llamafactory-deepspeed.txt"
+    assert "deepspeed==" in envs.spec_files("llamafactory")[-1].read_text()
+    assert envs.env_path("opencompass") == envs.env_path("opencompass")  # the others do not change
+    assert "deepspeed" not in envs.env_path("opencompass").name
+
+
 def test_an_engine_says_what_its_jobs_ask_of_a_cluster():
     from lancekit.pipeline.wiring import Engine
 

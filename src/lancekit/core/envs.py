@@ -6,6 +6,11 @@ the same file when ``--sdm conda`` is used with ``envs/<name>.yaml``). The envir
 ``$LANCE_ENV_DIR/<name>-<hash>`` (default ``~/.cache/lance/envs``), where the hash covers both
 files and the Python version: edit a pin and a new environment is built beside the old one.
 
+An engine may have an extra pin file, installed last when the workflow asks for it:
+``envs/llamafactory-deepspeed.txt`` when ``train.deepspeed`` is set (``LANCE_TRAIN_DEEPSPEED=1``,
+set by the workflow). It is part of the hash, so that environment is a folder of its own
+(``llamafactory-deepspeed-<hash>``) and the one without it stays as it was.
+
 A finished environment holds a ``.lance-ready`` stamp; a half-built one (killed install) has no
 stamp and is rebuilt from scratch. A file lock keeps two jobs from building the same one.
 """
@@ -33,6 +38,8 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_
                "HF_EVALUATE_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TOKENIZERS_PARALLELISM": "false",
                "WANDB_DISABLED": "true"}
 READY = ".lance-ready"
+# extra pin files: (engine, the variable that asks for it, its pin file's suffix)
+EXTRAS = (("llamafactory", "LANCE_TRAIN_DEEPSPEED", "deepspeed"),)
 
 
 def cpu_bind(tensor_parallel_size: int = 1) -> str:
@@ -88,13 +95,19 @@ def env_name(engine: str) -> str:
     return f"vllm-{flavour}"
 
 
+def extras(name: str) -> list[str]:
+    """The extra pin files asked for in this process's environment (see EXTRAS)."""
+    return [suffix for engine, var, suffix in EXTRAS if engine == name and os.environ.get(var) == "1"]
+
+
 def spec_files(name: str, repo: Path = REPO) -> list[Path]:
-    """The files that define an environment: its pins and, if present, its post-deploy script."""
+    """The files that define an environment: its pins, its post-deploy script if present, then
+    the extra pin files asked for."""
     req = repo / "envs" / f"{name}.txt"
     if not req.is_file():
         raise FileNotFoundError(f"no pin file {req}")
     post = repo / "envs" / f"{name}.post-deploy.sh"
-    return [req, post] if post.is_file() else [req]
+    return [req, *([post] if post.is_file() else []), *(repo / "envs" / f"{name}-{x}.txt" for x in extras(name))]
 
 
 def env_root() -> Path:
@@ -107,7 +120,7 @@ def env_path(engine: str, repo: Path = REPO) -> Path:
     digest = hashlib.sha256(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     for f in spec_files(name, repo):
         digest.update(f.name.encode() + b"\0" + f.read_bytes())
-    return env_root() / f"{name}-{digest.hexdigest()[:10]}"
+    return env_root() / "-".join([name, *extras(name), digest.hexdigest()[:10]])
 
 
 def python_of(engine: str, repo: Path = REPO) -> Path:
@@ -129,10 +142,13 @@ def _build(path: Path, files: list[Path]) -> None:
     py = str(path / "bin" / "python")
     _run([py, "-m", "pip", "install", "--upgrade", "pip"])
     _run([py, "-m", "pip", "install", "-r", str(files[0])])
-    if len(files) > 1:
-        env = dict(os.environ, PATH=f"{path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-                   VIRTUAL_ENV=str(path))
-        _run(["bash", str(files[1])], env=env)
+    for f in files[1:]:
+        if f.suffix == ".sh":
+            env = dict(os.environ, PATH=f"{path / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                       VIRTUAL_ENV=str(path))
+            _run(["bash", str(f)], env=env)
+        else:  # an extra (DeepSpeed): built against the torch already installed
+            _run([py, "-m", "pip", "install", "--no-build-isolation", "-r", str(f)])
 
 
 def ensure(engine: str, repo: Path = REPO) -> Path:

@@ -309,7 +309,7 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
             text = _assign(var, LANCE_DATASETS[bench.name](test_range))
             # the data folder joined now: mmengine would dump an imported module into the config
             root = os.environ.get("COMPASS_DATA_CACHE", ".")
-            lines.append(re.sub(r"'\$DATA/([^']*)'", lambda m: repr(os.path.join(root, m.group(1))), text))
+            lines.append(re.sub(r"'\$DATA/([^']*)'", lambda m, r=root: repr(os.path.join(r, m.group(1))), text))
         else:
             text = _assign(var, [_embedded_dataset(spec, test_range)])
             lines.append(text.replace("'__PROMPT_NUMBER__'", "prompt_number").replace("'__PROMPT_MC__'", "prompt_mc"))

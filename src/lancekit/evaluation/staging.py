@@ -198,17 +198,18 @@ def plan(source: Path, benchmarks: list) -> list[str]:
     under the source folder, one message each; [] when every file is there. The benchmarks that
     ship with the project need nothing."""
     problems = []
+    under = f"under eval.data ({Path(source).resolve()})"
     for spec in _specs(benchmarks):
         name = spec["name"]
         for part in _parts(spec):
             if found(source, part) is None:
-                where = " or ".join(str(Path(source) / s) for s in part.sources)
-                problems.append(f"benchmark {name}: {where} not found (eval.data; docs/evaluation.md, "
-                                "'Staging the paper's benchmarks', says where each file comes from)")
+                problems.append(f"benchmark {name}: {' or '.join(part.sources)} not found {under} "
+                                "(docs/evaluation.md, 'Staging the paper's benchmarks', says where each file "
+                                "comes from)")
         for rel in _passthrough(spec):
             if not (Path(source) / rel).exists():
-                problems.append(f"benchmark {name}: {Path(source) / rel} not found (eval.data: no upstream "
-                                "layout is read for it; put OpenCompass's data folder of it there)")
+                problems.append(f"benchmark {name}: {rel} not found {under} (no upstream layout is read for "
+                                "it; put OpenCompass's data folder of it there)")
     return problems
 
 

@@ -9,7 +9,8 @@ time; jobs inherit it):
   runs (a CPU login node that submits to GPU nodes must not decide the vLLM flavour of the nodes);
 - vLLM jobs that ask for GPUs use the CUDA flavour, wherever the workflow is planned;
 - a hub model is looked up in the user's own Hugging Face cache (``LANCE_HUB_CACHE``), and
-  downloads are allowed only when the user said so (``HF_HUB_OFFLINE=0``: ``LANCE_DOWNLOADS``).
+  downloads are allowed only when the user said so (``HF_HUB_OFFLINE=0``: ``LANCE_DOWNLOADS``);
+- the training environment has DeepSpeed when ``train.deepspeed`` is set (``LANCE_TRAIN_DEEPSPEED``).
 
 Values already set in the environment win over these defaults (except ``LANCE_ENV_DIR`` when
 ``env_dir`` is configured, and ``PYTHONPATH``, which always gets src/ first).
@@ -52,6 +53,8 @@ def job_environment(config: dict, current: Mapping[str, str], *, cwd: Path, pyth
     out = {k: str(v) for k, v in defaults.items() if k not in current}
     if config.get("env_dir"):
         out["LANCE_ENV_DIR"] = str(Path(config["env_dir"]).expanduser().resolve())
+    # the training environment with DeepSpeed (envs/llamafactory-deepspeed.txt) when a job asks for it
+    out["LANCE_TRAIN_DEEPSPEED"] = "1" if (config.get("train") or {}).get("deepspeed") else "0"
     out["PYTHONPATH"] = with_src(current.get("PYTHONPATH"))
     out["LANCE_SCRIPTS"] = str(REPO / "scripts")
     return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -224,6 +225,11 @@ def prepare(work: Path, stage: str, in_dir: Path, data: Path, template_file: str
                              output_dir=str(work / "output"), use_cpu=not has_accelerator())
     if cfg.get("deepspeed"):  # the trainer runs in the work folder: the config's absolute path
         cfg["deepspeed"] = str(Path(cfg["deepspeed"]).resolve())
+        if importlib.util.find_spec("deepspeed") is None:
+            raise TrainError(f"train.deepspeed is {settings.get('deepspeed')!r}, but DeepSpeed is not installed in "
+                             f"{sys.prefix}: the workflow builds the training environment with it "
+                             "(envs/llamafactory-deepspeed.txt); an interpreter of your own (LANCE_PY_LLAMAFACTORY) "
+                             "needs `pip install --no-build-isolation deepspeed==0.16.4`")
     if cfg["finetuning_type"] == "lora":
         cfg["output_dir"] = str(work / "adapter")
     dump_yaml(work / "train.yaml", cfg)
