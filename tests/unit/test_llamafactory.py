@@ -3,6 +3,7 @@ launch and the DeepSpeed config path (the real runs are in tests/integration).""
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lance_testing import ROOT
@@ -59,3 +60,10 @@ def test_the_shipped_deepspeed_config_reaches_the_trainer_as_an_absolute_path(tm
     assert written["deepspeed"] == cfg["deepspeed"] == str(ROOT / "config/train/ds_z3.json")
     assert Path(written["deepspeed"]).is_file()
     assert '"stage": 3' in Path(written["deepspeed"]).read_text()
+
+
+def test_a_deepspeed_config_without_deepspeed_stops_before_training(monkeypatch):
+    monkeypatch.setattr(lf.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(lf.TrainError, match="deepspeed==0.16.4"):
+        lf.require_deepspeed({"deepspeed": "config/train/ds_z3.json"})
+    lf.require_deepspeed({"deepspeed": None})  # nothing asked, nothing checked

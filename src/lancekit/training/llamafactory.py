@@ -213,6 +213,15 @@ def carry_over(in_dir: Path, dest: Path) -> None:
         (dest / name).unlink(missing_ok=True)
 
 
+def require_deepspeed(settings: dict) -> None:
+    """A DeepSpeed config needs DeepSpeed in this (the training) environment: stop before training."""
+    if settings.get("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+        raise TrainError(f"train.deepspeed is {settings['deepspeed']!r}, but DeepSpeed is not installed in "
+                         f"{sys.prefix}: the workflow builds the training environment with it "
+                         "(envs/llamafactory-deepspeed.txt); an interpreter of your own (LANCE_PY_LLAMAFACTORY) "
+                         "needs `pip install --no-build-isolation deepspeed==0.16.4`")
+
+
 def prepare(work: Path, stage: str, in_dir: Path, data: Path, template_file: str, settings: dict) -> dict:
     """The work folder: the data with its dataset_info.json, and train.yaml. Returns the config;
     with LoRA the trainer writes an adapter, merged into work/output by `export`."""
@@ -225,11 +234,6 @@ def prepare(work: Path, stage: str, in_dir: Path, data: Path, template_file: str
                              output_dir=str(work / "output"), use_cpu=not has_accelerator())
     if cfg.get("deepspeed"):  # the trainer runs in the work folder: the config's absolute path
         cfg["deepspeed"] = str(Path(cfg["deepspeed"]).resolve())
-        if importlib.util.find_spec("deepspeed") is None:
-            raise TrainError(f"train.deepspeed is {settings.get('deepspeed')!r}, but DeepSpeed is not installed in "
-                             f"{sys.prefix}: the workflow builds the training environment with it "
-                             "(envs/llamafactory-deepspeed.txt); an interpreter of your own (LANCE_PY_LLAMAFACTORY) "
-                             "needs `pip install --no-build-isolation deepspeed==0.16.4`")
     if cfg["finetuning_type"] == "lora":
         cfg["output_dir"] = str(work / "adapter")
     dump_yaml(work / "train.yaml", cfg)
@@ -328,6 +332,7 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
         publish(final, out, info)
         shutil.rmtree(work)
         return info
+    require_deepspeed(settings)
     if resume is None:
         work.mkdir(parents=True)
         cfg = prepare(work, stage, in_dir, data, template_file, settings)
