@@ -7,12 +7,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from lancekit.evaluation.truthfulqa import load_items
-from workflow import ROOT, load
+from workflow import ROOT, load, opencompass_python
 
 FIXTURE = ROOT / "tests/data/truthfulqa_mc_task.json"
 
@@ -40,13 +39,6 @@ for item in load_items(fixture):
     plain.append({"logprobs": lps, "mc2": mc2_score(lps, item["labels"])})
 print("RESULT " + json.dumps({"summary": summary, "plain": plain}))
 """
-
-
-def opencompass_python() -> str:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/setup_env.py"), "opencompass"], cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), text=True,
-                         capture_output=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
 
 
 def test_truthfulqa_mc2_in_opencompass_equals_a_plain_forward_pass(run, tmp_path):

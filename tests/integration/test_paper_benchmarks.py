@@ -6,13 +6,12 @@ likelihood picks of ARC and WinoGrande are recomputed by a plain transformers fo
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from lancekit.evaluation.choice import arc_items, pick, winogrande_items
 from lancekit.evaluation.staging import stage
-from workflow import ROOT, load
+from workflow import ROOT, load, opencompass_python
 
 SLICES = ROOT / "tests/data/benchmarks"
 BENCHMARKS = ["arc_c", {"name": "mmlu", "subsets": ["abstract_algebra", "high_school_geography"]}, "truthfulqa",
@@ -43,13 +42,6 @@ for name, items in recompute.items():
         plain[name].append(lps)
 print("RESULT " + json.dumps({"summary": summary, "plain": plain}))
 """
-
-
-def opencompass_python() -> str:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts/setup_env.py"), "opencompass"], cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), text=True,
-                         capture_output=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
 
 
 def test_the_papers_benchmarks_score_the_staged_upstream_slices(run, tmp_path):

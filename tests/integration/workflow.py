@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,3 +78,11 @@ def run_until(workdir: Path, moment: Callable[[], bool], log: str, *targets: str
 
 def load(p: Path):
     return json.loads(p.read_text())
+
+
+def opencompass_python() -> str:
+    """The OpenCompass environment's interpreter (built if missing), for tests that run code in it."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/setup_env.py"), "opencompass"], cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT / "src")), text=True,
+                         capture_output=True, check=True)
+    return out.stdout.strip().splitlines()[-1]

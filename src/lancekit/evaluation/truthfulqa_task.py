@@ -28,7 +28,11 @@ class TruthfulQAMC2Dataset(BaseDataset):
         return Dataset.from_list(load_items(path))
 
 
-class MC2Inferencer(BaseInferencer):
+class ContinuationInferencer(BaseInferencer):
+    """Per item, the log-likelihoods of continuations (`LanceHFBaseModel.continuation_logprobs`);
+    a subclass says what an item's record is (`item_result`, with its "prediction")."""
+
+    task = "log-likelihood scoring"
 
     def __init__(self, model, max_seq_len=None, batch_size=1, output_json_filepath="./icl_inference_output",
                  output_json_filename="predictions", **kwargs):
@@ -36,24 +40,35 @@ class MC2Inferencer(BaseInferencer):
                          output_json_filepath=output_json_filepath,
                          output_json_filename=output_json_filename, **kwargs)
 
+    def item_result(self, entry, prompt_template) -> dict:
+        raise NotImplementedError
+
     def inference(self, retriever, ice_template=None, prompt_template=None, output_json_filepath=None,
                   output_json_filename=None) -> list:
         out_dir = output_json_filepath or self.output_json_filepath
         out_name = output_json_filename or self.output_json_filename
         if not hasattr(self.model, "continuation_logprobs"):
-            raise TypeError(f"TruthfulQA mc2 needs lancekit.evaluation.models.LanceHFBaseModel, not "
+            raise TypeError(f"{self.task} needs lancekit.evaluation.models.LanceHFBaseModel, not "
                             f"{type(self.model).__name__}")
-        results = {}
-        for i, entry in enumerate(tqdm(retriever.test_ds, desc="truthfulqa mc2", disable=not self.is_main_process)):
-            prompt = prompt_template.generate_item(entry)
-            conts = [continuation(c) for c in entry["choices"]]
-            logprobs = self.model.continuation_logprobs([prompt] * len(conts), conts)
-            results[str(i)] = {"origin_prompt": prompt, "choices": entry["choices"], "labels": entry["labels"],
-                               "logprobs": logprobs, "prediction": mc2_score(logprobs, entry["labels"])}
+        results = {str(i): self.item_result(entry, prompt_template)
+                   for i, entry in enumerate(tqdm(retriever.test_ds, desc=self.task,
+                                                  disable=not self.is_main_process))}
         if self.is_main_process:
             os.makedirs(out_dir, exist_ok=True)
             dump_results_dict(results, os.path.join(out_dir, out_name))
         return [r["prediction"] for r in results.values()]
+
+
+class MC2Inferencer(ContinuationInferencer):
+
+    task = "truthfulqa mc2"
+
+    def item_result(self, entry, prompt_template) -> dict:
+        prompt = prompt_template.generate_item(entry)
+        conts = [continuation(c) for c in entry["choices"]]
+        logprobs = self.model.continuation_logprobs([prompt] * len(conts), conts)
+        return {"origin_prompt": prompt, "choices": entry["choices"], "labels": entry["labels"],
+                "logprobs": logprobs, "prediction": mc2_score(logprobs, entry["labels"])}
 
 
 class MC2Evaluator(BaseEvaluator):
