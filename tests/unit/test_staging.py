@@ -132,7 +132,7 @@ def test_a_malformed_record_is_named_with_file_record_and_field(source, tmp_path
 def test_broken_json_csv_and_tsv_are_named(source, tmp_path):
     path = source / "math500" / "prm800k" / "math_splits" / "test.jsonl"
     path.write_text(path.read_text() + "{not json\n")
-    with pytest.raises(StagingError, match=r"test.jsonl: line 5 is not JSON"):
+    with pytest.raises(StagingError, match=r"test.jsonl: malformed JSON on line 5"):
         stage(source, tmp_path / "c1", ["math500"])
     csv = source / "mmlu" / "data" / "test" / "abstract_algebra_test.csv"
     csv.write_text(csv.read_text() + "Only a question,A,B,C\n")

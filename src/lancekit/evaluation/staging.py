@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.io import InputError, read_text
+from ..core.io import InputError, read_json, read_jsonl, read_text
 from .registry import (
     BENCHMARKS,
     MGSM_LANGUAGES,
@@ -214,24 +213,19 @@ def plan(source: Path, benchmarks: list) -> list[str]:
 
 
 def _records(path: Path, fmt: str) -> list:
-    text = read_text(path)
-    if fmt == "jsonl":
-        out = []
-        for i, line in enumerate(text.splitlines()):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise StagingError(f"{path}: line {i + 1} is not JSON ({e.msg})") from None
-        return out
-    if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise StagingError(f"{path}: not JSON (line {e.lineno}: {e.msg})") from None
-        if not isinstance(data, list):
-            raise StagingError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
-        return data
+    try:
+        if fmt == "jsonl":
+            return read_jsonl(path)
+        if fmt == "json":
+            data = read_json(path)
+            if not isinstance(data, list):
+                raise StagingError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+            return data
+        text = read_text(path)
+    except StagingError:
+        raise
+    except InputError as e:
+        raise StagingError(str(e)) from None
     if fmt in ("csv", "tsv"):
         return list(csv.reader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t"))
     return [line for line in text.splitlines() if line.strip()]  # lst
