@@ -79,9 +79,10 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
     ((), None, {"train_m0": 1, "train_sft": 3, "train_dpo": 3, "evaluate": 5, "review_seed": 3}),
     # six methods, 4 iterations (Self-Instruct: one round), shards: 8 (a GPU each): LANCE and its
     # ablations review the seed; all but Self-Instruct generate 4 times; LANCE x3 and I-SHEEP re-review
-    # (its seed is not staged here: the stand-in rule missing_data plans it, and a warning says so)
+    # (its seed and the authors' prompt file are not staged here: the stand-in rule missing_data
+    # plans them, and a warning says so; one authors_prompt job per prompt reads the authors' file)
     (("config/paper.yaml",), None,
-     {"missing_data": 1, "fetch_base_model": 1, "stage_benchmarks": 1, "prepare_seed": 1, "train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
+     {"missing_data": 1, "authors_prompt": 4, "fetch_base_model": 1, "stage_benchmarks": 1, "prepare_seed": 1, "train_m0": 1, "train_sft": 13, "train_dpo": 12, "evaluate": 23, "review_seed": 96, "generate": 168,
       "review_new": 128, "review_seed_gather": 12, "generate_gather": 21, "review_new_gather": 16, "clean": 17,
       "annotate": 21}),
     ((), {"shards": 3, "iters": 1}, {"review_seed": 3, "generate": 3, "review_new": 3, "generate_gather": 1}),
@@ -98,7 +99,7 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
     # model by hub id (not cached here: one job would fetch it), the benchmark slices staged
     (("config/paper.yaml", "config/paper_cpu.yaml"), None,
      {"fetch_base_model": 1, "stage_benchmarks": 1, "train_m0": 1, "train_sft": 2, "train_dpo": 4, "evaluate": 6,
-      "generate": 4, "review_seed": 2, "review_new": 2, "missing_data": 0}),
+      "generate": 4, "review_seed": 2, "review_new": 2, "missing_data": 1, "authors_prompt": 4}),
     # no iteration: base and M_0 are trained and evaluated, and the report shows them
     ((), {"iters": 0}, {"train_m0": 1, "train_sft": 0, "evaluate": 2, "review_seed": 0, "report": 1}),
 ])
@@ -116,7 +117,10 @@ def test_the_paper_dry_run_lists_everything_not_staged(tmp_path):
     out = dry_run(tmp_path, "config/paper.yaml", config={"eval": {"data": str(tmp_path / "upstream")}})
     assert out.returncode == 0, out.stdout[-4000:]
     warnings = [line for line in out.stdout.splitlines() if line.startswith("WARNING ")]
-    assert any(w.startswith("WARNING seed.path: file data/seed/UltraChat3k.json not found") for w in warnings)
+    assert any(w.startswith("WARNING seed.path: file authors:dataset/seed/UltraChat3k.json (")
+               and "data/LANCE/dataset/seed/UltraChat3k.json) not found" in w for w in warnings)
+    assert any(w.startswith("WARNING authors.repo: ") and "data/LANCE/src/prompt_template.py not found" in w
+               and "git clone https://github.com/Control-derek/LANCE data/LANCE" in w for w in warnings)
     assert any(w.startswith("WARNING model.base: Qwen/Qwen2-7B is not in the Hugging Face cache") for w in warnings)
     for path in ("arc_challenge/ARC-Challenge/ARC-Challenge-Test.jsonl", "mmlu/data/test", "mgsm/mgsm_sw.tsv",
                  "qwen25math/olympiadbench/test.jsonl", "winogrande/winogrande_1.1/dev-labels.lst",
@@ -172,6 +176,9 @@ def test_a_target_after_configfile_with_one_value(tmp_path):
     ({"clean": {"instruction_words": [50, 10]}}, "clean.instruction_words: [min, max] = [50, 10]"),
     ({"iters": 1000}, "iters"),
     ({"train": {"learnig_rate": 1e-5}}, "learnig_rate"),
+    ({"train": {"methods": {"spinn": {"learning_rate": 1e-7}}}}, "spinn"),
+    ({"train": {"methods": {"spin": {"from_iteration": {0: {"learning_rate": 1e-7}}}}}},
+     "train.methods.spin.from_iteration key 0 is not an iteration number"),
     ({"eval": {"settings": {"max_out_length": 64}}}, "max_out_length"),
     ({"prompts": {"review": "config/prompts/nope.txt"}}, "prompts.review: file config/prompts/nope.txt not found"),
     ({"review": {"mode": "strict"}}, "mode"),
@@ -208,7 +215,7 @@ def test_setting_up_runs_before_anything_is_staged(tmp_path):
     real = run([*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1", stamp, "--configfile",
                 str(ROOT / "config/paper.yaml")], cwd=tmp_path)
     assert real.returncode == 0 and (tmp_path / stamp).is_file(), real.stdout[-3000:]
-    assert "WARNING seed.path: file data/seed/UltraChat3k.json not found" in real.stdout
+    assert "WARNING seed.path: file authors:dataset/seed/UltraChat3k.json (" in real.stdout
 
 
 def hub_cache_with(tmp_path, repo_id="lance-test/tiny", files=("config.json",)):

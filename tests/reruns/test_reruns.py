@@ -212,6 +212,7 @@ def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module,
     ({"split_threshold": 6.5}, {"generate", "generate_gather"}),  # annotate takes generate's split
     ({"sampling": {"max_tokens": 100}}, {"generate"}),
     ({"review": {"max_parse_failure_rate": 0.5}}, {"annotate"}),
+    ({"report": {"headline_iteration": 2}}, {"report"}),  # the report's layout param, nothing else
     ({"review": {"samples": 2}}, {"review_seed", "review_new"}),
     ({"vllm": {"kvcache_gib": 3}}, set()),
     ({"vllm": {"chunk_size": 7}}, set()),
@@ -233,9 +234,41 @@ def test_config_changes_rerun_only_the_stages_that_read_them(checkout, change, r
     ({"spin": {"keep_previous": False}}, {("annotate", "spin")}),
     ({"generate": {"negatives_per_seed": 3}}, {("generate", "lance")}),
     ({"i_sheep": {"samples": 2}}, {("review_new", "i_sheep")}),
+    # the authors' rules as switches (docs/algorithm.md): each reruns the stage that applies it
+    ({"annotate": {"rejected_on_tie": "last"}}, {("annotate", "lance")}),
+    ({"generate": {"keep_truncated": True}}, {("generate", "lance"), ("clean", "lance")}),
 ])
 def test_a_method_setting_reruns_only_that_method(checkout, change, reruns):
     assert checkout.rerun_alone_by_method(change) == reruns
+
+
+def test_the_authors_prompts_are_a_job_of_their_own_that_follows_their_file(own_checkout):
+    repo = own_checkout.root / "authors"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "prompt_template.py").write_text('JUDGE = """Rate <q>{prompt}</q> <r>{response}</r>"""\n')
+    change = {"authors": {"repo": "authors"}, "prompts": {"review": "authors:JUDGE"}}
+    assert own_checkout.rerun_alone(change) == {"authors_prompt", "review_seed", "review_new"}
+    own_checkout.lance("-p", "results/prompts/review.txt", change=change)
+    assert own_checkout.rerun_alone(change) == {"review_seed", "review_new"}
+    with edited(repo / "src" / "prompt_template.py", "OTHER = 'x'\n"):
+        assert "authors_prompt" in own_checkout.rerun_alone(change)
+
+
+@pytest.mark.parametrize("change,reruns", [
+    # a method's training block (train.methods): that method's training jobs only, never M_0's
+    ({"train": {"methods": {"spin": {"learning_rate": 1e-6}}}},
+     {("train_dpo", "results/spin/iter1/model"), ("train_dpo", "results/spin/iter2/model")}),
+    # ... from the iteration it names
+    ({"train": {"methods": {"spin": {"from_iteration": {2: {"learning_rate": 1e-7}}}}}},
+     {("train_dpo", "results/spin/iter2/model")}),
+    ({"train": {"methods": {"i_sheep": {"finetuning_type": "lora"}}}},
+     {("train_sft", "results/i_sheep/iter1/sft_model"), ("train_sft", "results/i_sheep/iter2/sft_model")}),
+    # the floor of the step-plan warning changes no output
+    ({"train": {"min_steps_warning": 5}}, set()),
+])
+def test_a_methods_training_block_reruns_only_that_methods_training(checkout, change, reruns):
+    stale = {(rule, path) for path, (rule, status) in checkout.statuses(change).items() if status != "ok"}
+    assert stale == reruns
 
 
 def test_adding_a_method_reruns_nothing_of_the_others(checkout):

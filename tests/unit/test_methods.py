@@ -109,3 +109,13 @@ def test_spin_pairs_the_seed_response_against_the_models_own():
     assert pair["prompt_id"] == pair["root_id"] == s[0]["id"] and pair["iteration"] == 2
     assert {d["id"] for d in out["dpo"]} == {pair["id"], "p>q"}  # SPIN mixes in iteration t-1's pairs
     assert spin.spin_sets(groups, s, prev, False, 1, 2)[0]["dpo"] == [pair]
+
+
+def test_i_sheep_writes_its_own_number_of_tasks_when_set():
+    si = {"demos": 8, "instructions_per_seed": 17, "responses_per_instruction": 1, "temperature": 0.7,
+          "top_p": 0.5, "blocked_words": []}
+    config = {"self_instruct": si, "i_sheep": {"instructions_per_seed": 4}}
+    assert self_instruct.METHOD.generate_settings(config).instructions_per_seed == 17
+    assert i_sheep.METHOD.generate_settings(config).instructions_per_seed == 4
+    config["i_sheep"]["instructions_per_seed"] = None  # null: Self-Instruct's
+    assert i_sheep.METHOD.generate_settings(config) == self_instruct.METHOD.generate_settings(config)

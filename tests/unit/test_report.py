@@ -60,7 +60,7 @@ def write_fake_run(root, summaries, *, methods=("lance", "spin", "self_instruct"
     res = root / "results"
     iters = {m: max(int(r.split("iter")[1]) for r in summaries if r.startswith(m + "/")) for m in methods}
     lay = {"methods": list(methods), "iters": iters, "summaries": {}, "stats": {}, "train": {"": {}}, "times": {},
-           "paper": paper, "paper_backbone": "Qwen2-7B"}
+           "paper": paper, "paper_backbone": "Qwen2-7B", "headline_iteration": 4}
     for r, s in summaries.items():
         p = res / r / "eval" / "summary.json"
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ def test_evaluation_without_items_has_scores_but_no_intervals():
     assert c["score"] == pytest.approx(60.5) and c["low"] is None and c["p"] is None
     assert c["delta_vs_m0"] == pytest.approx(20.0)
     assert scores.cell(ev, "lance/iter2", "arith")["n"] == 200  # from n_items
-    t = scores.score_table(ev, scores.headline_rows(ev, ["lance"], {"lance": 3}), ["arith", "lance_mc"])
+    t = scores.score_table(ev, scores.headline_rows(ev, ["lance"], {"lance": 3}, at=4), ["arith", "lance_mc"])
     assert "†" not in "".join(str(v) for v in t.row(2))
     text = scores.intervals_paragraph(ev, ["arith"])
     assert text.startswith("The summaries carry no per-item scores")
@@ -173,18 +173,21 @@ def test_items_aligned_by_id_when_the_order_differs():
     shuffled = json.loads(json.dumps(a))
     order = list(reversed(range(50)))
     shuffled["items"]["x"] = {k: [a["items"]["x"][k][i] for i in order] for k in ("ids", "scores")}
-    x1, y1 = scores.paired_items(a, b, "x")
-    x2, y2 = scores.paired_items(shuffled, b, "x")
-    assert x1 == x2 and y1 == y2
+    x1, y1, g1 = scores.paired_items(a, b, "x")
+    x2, y2, g2 = scores.paired_items(shuffled, b, "x")
+    assert x1 == x2 and y1 == y2 and g1 is g2 is None
 
 
 def test_best_iteration_and_headline_rows(ev):
     assert scores.best_iteration(ev, "lance", 3) == 2
     assert scores.best_iteration(ev, "spin", 3) == 1
     assert scores.best_iteration(ev, "i_sheep", 2) == 2  # nothing evaluated: the last
-    rows = scores.headline_rows(ev, ["lance", "spin", "self_instruct"], {"lance": 3, "spin": 3, "self_instruct": 1})
-    assert rows == [("base", "base"), ("SFT (M_0)", "iter0"), ("LANCE (M_2)", "lance/iter2"),
-                    ("SPIN (M_1)", "spin/iter1"), ("Self-Instruct (M_1)", "self_instruct/iter1")]
+    iters = {"lance": 3, "spin": 3, "self_instruct": 1}
+    # the pre-set iteration, not the best: LANCE at M_3 although M_2 has the higher Avg
+    rows = scores.headline_rows(ev, ["lance", "spin", "self_instruct"], iters, at=3)
+    assert rows == [("base", "base"), ("SFT (M_0)", "iter0"), ("LANCE (M_3)", "lance/iter3"),
+                    ("SPIN (M_3)", "spin/iter3"), ("Self-Instruct (M_1)", "self_instruct/iter1")]
+    assert scores.headline_rows(ev, ["lance"], iters, at=2)[2] == ("LANCE (M_2)", "lance/iter2")
 
 
 def test_rank_marks_bold_best_underline_second_ties_share():
@@ -194,13 +197,14 @@ def test_rank_marks_bold_best_underline_second_ties_share():
 
 
 def test_score_table_paper_layout(ev):
-    rows = scores.headline_rows(ev, ["lance", "spin", "self_instruct"], {"lance": 3, "spin": 3, "self_instruct": 1})
+    rows = scores.headline_rows(ev, ["lance", "spin", "self_instruct"], {"lance": 3, "spin": 3, "self_instruct": 1},
+                                at=2)
     t = scores.score_table(ev, rows, ["arith", "lance_mc"])
     assert t.columns == ["model", "arith", "lance_mc", "Avg", "Δ Avg vs M_0", "p"]
     r = {row["model"]: row for row in t.iter_rows(named=True)}
     assert r["LANCE (M_2)"]["arith"] == "**60.00**†" and r["LANCE (M_2)"]["Avg"] == "**60.50**†"
     assert r["Self-Instruct (M_1)"]["Avg"] == "<u>42.50</u>"  # second best, not significant
-    assert r["SPIN (M_1)"]["Avg"] == "41.50" and r["SFT (M_0)"]["Avg"] == "40.50"
+    assert r["SPIN (M_2)"]["Avg"] == "39.50" and r["SFT (M_0)"]["Avg"] == "40.50"
     assert r["base"]["Avg"] == "30.50†" and r["base"]["Δ Avg vs M_0"] == "\u221210.00†"
     assert r["LANCE (M_2)"]["Δ Avg vs M_0"] == "+20.00†" and r["LANCE (M_2)"]["p"] == "< 0.001"
     assert r["SFT (M_0)"]["Δ Avg vs M_0"] == "0.00" and r["SFT (M_0)"]["p"] is None
@@ -268,7 +272,7 @@ def test_paper_vs_ours():
     acc = {b: 0.5 for b in LB}
     s = {"iter0": fake_summary(acc, 20), "lance/iter1": fake_summary({**acc, "gsm8k": 0.8}, 20)}
     ev = scores.evaluation(s, n_boot=100, n_perm=100)
-    rows = scores.headline_rows(ev, ["lance"], {"lance": 1})
+    rows = scores.headline_rows(ev, ["lance"], {"lance": 1}, at=4)
     long = paper_tables.paper_vs_ours(ev, paper, "Qwen2-7B", rows, {"avg": list(LB)})
     g = {(r["model"], r["benchmark"]): r for r in long.iter_rows(named=True)}
     assert g[("LANCE (M_1)", "gsm8k")]["paper"] == 82.11
@@ -326,6 +330,17 @@ def test_training_table():
         0, named=True)["note"] == "skipped: empty dataset"
 
 
+def test_training_table_shows_the_planned_steps_beside_the_steps_made():
+    infos = {(1, "DPO"): {"n_examples": 3000, "planned_steps": 36, "steps": 36, "few_steps": True,
+                          "step_plan": {"global_batch": 256, "steps": 36}},
+             (1, "SFT"): {"n_examples": 6000, "planned_steps": 72, "steps": 72, "few_steps": False,
+                          "step_plan": {"global_batch": 256, "steps": 72}}}
+    df = stages.training_table(infos)
+    assert df.columns[:6] == ["iter", "stage", "examples", "global batch", "planned steps", "steps"]
+    assert df.row(0, named=True)["planned steps"] == 72 and df.row(0, named=True)["note"] == ""
+    assert df.row(1, named=True)["note"] == "few optimizer steps: under train.min_steps_warning"
+
+
 def test_time_table_orders_runs():
     t = stages.time_table({"lance/iter2": {"generate": 2.0}, "lance/iter1": {"generate": 1.0, "clean": 0.5}})
     assert t.columns == ["stage", "M_1", "M_2"] and t.row(1) == ("generate", 1.0, 2.0)
@@ -376,7 +391,7 @@ def test_report_of_a_run_without_iterations(tmp_path):
     layout = {"methods": ["lance"], "iters": {"lance": 0},
               "summaries": {r: str(res / r / "eval" / "summary.json") for r in ("base", "iter0")},
               "stats": {"lance": {}}, "train": {"": {"0/SFT": str(model)}, "lance": {}}, "times": {},
-              "paper": None, "paper_backbone": "Qwen2-7B"}
+              "paper": None, "paper_backbone": "Qwen2-7B", "headline_iteration": 4}
     out = _run_script(tmp_path, layout)
     md = (out / "report.md").read_text()
     assert "# lance report: LANCE (0 iterations)" in md
@@ -392,7 +407,11 @@ def test_full_report_of_three_methods(tmp_path):
     lay = write_fake_run(tmp_path, fake_summaries(n=60), paper=str(ROOT / "data/paper/lance_paper_results.csv"))
     out = _run_script(tmp_path, lay)
     md = (out / "report.md").read_text()
-    for text in ("| LANCE (M_2) |", "| SPIN (M_", "| Self-Instruct (M_1) |", "| base |", "| LANCE | M_1 |",
+    for text in ("| LANCE (M_3) |", "| SPIN (M_3) |", "| Self-Instruct (M_1) |", "| base |", "| LANCE | M_1 |",
+                 "## Evaluation: each method at iteration 4 (or its last)", "LANCE, SPIN at M_3, their last (they run 3); Self-Instruct at M_1, its last (it runs 1)",
+                 "### LANCE (M_3) against each method", "| benchmark | SPIN (M_3) | Self-Instruct (M_1) |",
+                 "Holm-adjusted over the 2 methods compared in each row",
+                 "### Best of iterations (picked on the test items)", "| LANCE | M_2 | 3 | 60.83 | +20.00† | < 0.001 |",
                  "| SPIN | M_0 |", "### In words", "LANCE M_2 vs M_0 (Avg of 2 benchmarks): +20.0 points",
                  "## LANCE", "## SPIN", "AUC", "Seed_0 share", "_no review stage in this method_",
                  "this run shares no benchmark with the paper's tables"):

@@ -16,15 +16,18 @@ from lancekit.core.provenance import code_version
 from lancekit.generation.settings import generation_settings
 from lancekit.methods.runs import parse_run, pattern
 from lancekit.core.base_model import cached_snapshot
+from lancekit.data import authors
 from lancekit.pipeline.config_check import (
     benchmark_names,
     check_config,
     config_error,
     is_local_model,
     missing_data,
+    staged_files,
 )
 from lancekit.pipeline import layout
 from lancekit.pipeline.environ import hub_source, job_environment
+from lancekit.pipeline import wiring
 from lancekit.pipeline.wiring import Engine, as_json, env_stamp, job_spec
 
 # The config is checked before any job runs; defaults (the paper's constants) are filled in.
@@ -75,6 +78,9 @@ MISSING_DATA = missing_data(
     fetched=Path("results/base_model/config.json").is_file(),
     compass_data_cache=os.environ.get("COMPASS_DATA_CACHE"),
 )
+# the files among them (seed, extra SFT file, the authors' prompt file), by config key
+STAGED = staged_files(config, repo_path)
+MISSING_FILES = [p for p in STAGED.values() if not Path(p).is_file()]
 for _problem in MISSING_DATA:
     print(
         f"WARNING {_problem}. A dry run plans the jobs as if it were there; a real run stops "
@@ -226,7 +232,16 @@ def get_prev_sets(wildcards):
     return {"prev_sft": f"{prev}/sft.json", "prev_dpo": f"{prev}/dpo.json"}
 
 
+# prompts named authors:<NAME>: the constant NAME of the authors' prompt_template.py, written
+# to results/prompts/<key>.txt in our slot syntax by the authors_prompt job (seed.smk)
+AUTHORS_PROMPTS = {
+    k: authors.name_of(v) for k, v in config["prompts"].items() if authors.is_reference(v)
+}
+
+
 def prompt_file(name):
+    if name in AUTHORS_PROMPTS:
+        return f"results/prompts/{name}.txt"
     return repo_path(config["prompts"][name])
 
 
@@ -266,7 +281,7 @@ def generate_job(method):
 
 
 # what annotate may read (lancekit.methods.base.ANNOTATE_FILES): {d} this iteration's folder,
-# {prev} the previous one's
+# {prev} the previous one's, {first} iteration 1's
 ANNOTATE_FILES = {
     "reviewed_seed": "{d}/reviewed_seed.json",
     "reviewed_new": "{d}/reviewed_new.json",
@@ -276,6 +291,7 @@ ANNOTATE_FILES = {
     "raw": "{d}/raw.json",
     "seed": SEED_0,
     "prev_new_dpo": "{prev}/new_dpo.json",
+    "first_reviewed_seed": "{first}/reviewed_seed.json",
 }
 
 
@@ -284,8 +300,8 @@ def annotate_inputs(wildcards):
     t = int(wildcards.t)
     d, prev = iter_dir(wildcards), iter_dir(wildcards, t - 1)
     return {
-        name: ANNOTATE_FILES[name].format(d=d, prev=prev)
-        for name in METHODS[wildcards.method].annotate_reads(t)
+        name: ANNOTATE_FILES[name].format(d=d, prev=prev, first=iter_dir(wildcards, 1))
+        for name in METHODS[wildcards.method].annotate_reads(t, config)
     }
 
 
@@ -298,20 +314,6 @@ def model_settings():
     }
 
 
-def train_settings(stage):
-    """What a training stage reads of `train`: not m0 or save_steps (checkpoints change no
-    output), and of the per-stage blocks only its own (a DPO setting reruns no SFT)."""
-    other = {"sft": "dpo", "dpo": "sft"}[stage]
-    s = {k: v for k, v in config["train"].items() if k not in ("m0", "save_steps", other)}
-    s.setdefault("template", config["model"]["template"])
-    if config["model"]["default_system"]:
-        s.setdefault("default_system", config["model"]["default_system"])
-    s["trust_remote_code"] = model_settings()["trust_remote_code"]
-    if s.get("deepspeed"):
-        s["deepspeed"] = repo_path(s["deepspeed"])
-    return s
-
-
 def train_inputs(wildcards):
     """Files a training stage reads besides its data: a DeepSpeed config (train.deepspeed)."""
     ds = config["train"].get("deepspeed")
@@ -319,7 +321,8 @@ def train_inputs(wildcards):
 
 
 def train_job_settings(stage):
-    return as_json({"stage": stage, "train": train_settings(stage), **model_settings()})
+    """A training job's settings, per method and iteration (lancekit.pipeline.wiring)."""
+    return wiring.train_settings(config, stage, repo_path, model_settings())
 
 
 def get_sft_start(wildcards):

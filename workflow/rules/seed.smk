@@ -3,7 +3,8 @@
 
 rule prepare_seed:
     input:
-        seed=repo_path(config["seed"]["path"]),
+        **({"extra_sft": STAGED["seed.extra_sft"]} if "seed.extra_sft" in STAGED else {}),
+        seed=STAGED["seed.path"],
         system=prompt_file("system"),
     output:
         seed="results/iter0/seed.json",
@@ -22,14 +23,39 @@ rule prepare_seed:
         MAIN.shell("prepare_seed")
 
 
-if MISSING_DATA:
+if AUTHORS_PROMPTS:
 
-    # Only when seed.path is missing: a stand-in producer so that a dry run can plan the jobs
-    # that read it (`./lance --configfile config/paper.yaml -n` before the seed is staged). A real
-    # run stops on start (check_staged_data) before this or any job would run.
+    # The authors' prompts (config prompts.<key>: authors:<NAME>), read from their
+    # prompt_template.py without running it (lancekit.data.authors).
+    rule authors_prompt:
+        input:
+            template=STAGED["authors.repo"],
+        output:
+            prompt="results/prompts/{key}.txt",
+        log:
+            "logs/prompts/{key}.log",
+        wildcard_constraints:
+            key="|".join(AUTHORS_PROMPTS),
+        localrule: True
+        conda:
+            MAIN.conda
+        params:
+            code=code("authors_prompt"),
+            settings=lambda wc: as_json({"name": AUTHORS_PROMPTS[wc.key], "key": wc.key}),
+            job=job_spec(),
+        shell:
+            MAIN.shell("authors_prompt")
+
+
+if MISSING_FILES:
+
+    # Only when a file the user stages is missing (the seed, seed.extra_sft, the authors'
+    # prompt file): a stand-in producer so that a dry run can plan the jobs that read it
+    # (`./lance --configfile config/paper.yaml -n` before they are staged). A real run stops on
+    # start (check_staged_data) before this or any job would run.
     rule missing_data:
         output:
-            repo_path(config["seed"]["path"]),
+            MISSING_FILES,
         params:
             problems=MISSING_DATA,
         run:

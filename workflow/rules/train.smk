@@ -3,6 +3,8 @@
 # on the cumulative dpo_t, whose reference model is that SFT model -> M_t; Self-Instruct and
 # I-SHEEP SFT only; SPIN DPO only, from and against M_{t-1}. An empty data set skips its stage
 # (see lance_train.json).
+# Settings: `train`, and for a method's jobs its block train.methods.<method>
+# (lancekit.training.settings); each job logs its optimizer-step plan before it trains.
 
 
 rule train_m0:
@@ -26,7 +28,7 @@ rule train_m0:
     params:
         code=code("train"),
         settings=train_job_settings("sft"),
-        job=job_spec(start=lambda wc: get_base_model(), save_steps=config["train"]["save_steps"]),
+        job=wiring.train_job(config, lambda wc: get_base_model()),
     shell:
         LLAMAFACTORY.shell("train")
 
@@ -54,7 +56,7 @@ rule train_sft:
     params:
         code=code("train"),
         settings=train_job_settings("sft"),
-        job=job_spec(start=get_sft_start, save_steps=config["train"]["save_steps"]),
+        job=wiring.train_job(config, get_sft_start),
     shell:
         LLAMAFACTORY.shell("train")
 
@@ -82,6 +84,6 @@ rule train_dpo:
     params:
         code=code("train"),
         settings=train_job_settings("dpo"),
-        job=job_spec(start=get_dpo_start, save_steps=config["train"]["save_steps"]),
+        job=wiring.train_job(config, get_dpo_start),
     shell:
         LLAMAFACTORY.shell("train")

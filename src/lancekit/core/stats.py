@@ -31,17 +31,24 @@ Every evaluated model is scored on the same items of each benchmark (same ids, s
   (0/1 items and their differences) are resampled as multinomial counts per value, the same
   distribution as resampling items, and the sign flips of terms with few distinct magnitudes as
   binomial counts per magnitude: fast at MMLU size (14k items, every model, every iteration).
-- When a benchmark's reported score is not the plain item mean (e.g. MMLU as a mean over
-  subjects), the interval is shifted by (reported - item mean): same width, centred on what the
-  table shows.
+- **Macro-averaged benchmarks** (MMLU: the mean over subjects, MGSM: over languages; ``groups``
+  names each item's subset): the score weights item i of subset g by ``1 / (G n_g)`` (G subsets),
+  not 1/n, and so do the interval and the test. The bootstrap is stratified: items are resampled
+  within each subset and replicate *b* is the mean of the subsets' replicates *b*; the sign flips
+  act on ``w_i d_i`` with those weights. One subset (or no labels): the plain item mean.
+- The interval is shifted by (reported score - weighted item mean) where the two differ (the
+  summary rounds to 2 decimals): same width, centred on what the table shows.
 
 - **The judge's separation of good and mediocre seed records** (``auc``, ``auc_with_interval``):
   the ROC AUC, P(a random positive scores above a random negative), ties counting one half (the
   Mann-Whitney U statistic / (n1 n2)), with a 95 % percentile bootstrap interval resampling each
   group on its own, from ``default_rng(seed)``.
 
-No correction for multiple comparisons: every p is per comparison (the report says so). How the
-numbers are written (signs, p, sentences) is the report's (lancekit.report.words).
+- **Several comparisons** (``holm``): Holm's step-down adjustment, which keeps the chance of any
+  false "significant" in a family at alpha: sort the m p-values, multiply the k-th smallest by
+  (m - k + 1), carry the running maximum, cap at 1. Every other p is per comparison (the report
+  says which are adjusted). How the numbers are written (signs, p, sentences) is the report's
+  (lancekit.report.words).
 """
 
 from __future__ import annotations
@@ -79,37 +86,82 @@ def boot_means(x, *, n_boot: int = N_BOOT, seed: int = 0, key: str = "") -> np.n
     return out
 
 
+def _strata(groups, n: int) -> list[tuple[str, np.ndarray]] | None:
+    """(subset, its item indices) in order of first appearance; None for one subset or no labels."""
+    if groups is None:
+        return None
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} subset labels for {n} items")
+    labels, first, inverse = np.unique(np.asarray(groups, dtype=str), return_index=True, return_inverse=True)
+    if len(labels) < 2:
+        return None
+    return [(str(labels[k]), np.flatnonzero(inverse == k)) for k in np.argsort(first)]
+
+
+def subset_weights(groups, n: int) -> np.ndarray | None:
+    """Each item's weight in a macro mean over subsets, 1 / (subsets x items of its subset) (they
+    sum to 1); None for one subset (the plain mean, weight 1/n)."""
+    strata = _strata(groups, n)
+    if strata is None:
+        return None
+    w = np.empty(n)
+    for _, idx in strata:
+        w[idx] = 1.0 / (len(strata) * len(idx))
+    return w
+
+
+def macro_mean(x, groups=None) -> float:
+    """The item mean (0..1), weighted per subset as the score is (``subset_weights``)."""
+    x = np.asarray(x, dtype=float)
+    w = subset_weights(groups, len(x))
+    return float(x.mean()) if w is None else float(w @ x)
+
+
+def boot_macro(x, groups=None, *, n_boot: int = N_BOOT, seed: int = 0, key: str = "") -> np.ndarray:
+    """Bootstrap replicates of ``macro_mean``: items resampled within each subset, replicate b the
+    mean of the subsets' replicates b (stratified); ``boot_means`` with one subset."""
+    x = np.asarray(x, dtype=float)
+    strata = _strata(groups, len(x))
+    if strata is None:
+        return boot_means(x, n_boot=n_boot, seed=seed, key=key)
+    return np.mean([boot_means(x[idx], n_boot=n_boot, seed=seed, key=f"{key}/{g}") for g, idx in strata], axis=0)
+
+
 def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(reps, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
-def score_interval(items, *, score: float | None = None, key: str = "", n_boot: int = N_BOOT,
+def score_interval(items, *, score: float | None = None, key: str = "", groups=None, n_boot: int = N_BOOT,
                    level: float = 0.95, seed: int = 0) -> dict:
     """{"score", "low", "high", "n"} in points. ``score``: the reported score (default: 100 x the
-    item mean); the interval is shifted onto it when it differs from the item mean."""
+    item mean, per subset when ``groups`` labels each item's subset); the interval is shifted onto
+    it when it differs from that mean."""
     x = np.asarray(items, dtype=float)
     if len(x) == 0:
         return {"score": score, "low": None, "high": None, "n": 0}
-    mean = 100 * float(x.mean())
+    mean = 100 * macro_mean(x, groups)
     score = mean if score is None else float(score)
     if len(x) < 2:
         return {"score": score, "low": None, "high": None, "n": len(x)}
-    lo, hi = _percentiles(100 * boot_means(x, n_boot=n_boot, seed=seed, key=key), level)
+    lo, hi = _percentiles(100 * boot_macro(x, groups, n_boot=n_boot, seed=seed, key=key), level)
     shift = score - mean
     return {"score": score, "low": lo + shift, "high": hi + shift, "n": len(x)}
 
 
 def average_interval(items: dict[str, np.ndarray], *, scores: dict[str, float] | None = None,
-                     n_boot: int = N_BOOT, level: float = 0.95, seed: int = 0) -> dict:
+                     groups: dict[str, list | None] | None = None, n_boot: int = N_BOOT, level: float = 0.95,
+                     seed: int = 0) -> dict:
     """Interval of the unweighted mean over benchmarks ({bench: items}), resampling items within
-    each benchmark. ``scores``: the reported scores per benchmark (to centre, as above)."""
-    benches = sorted(items)
+    each benchmark (and within each subset: ``groups`` = {bench: subset labels}). ``scores``: the
+    reported scores per benchmark (to centre, as above)."""
+    benches, groups = sorted(items), groups or {}
     if not benches or any(len(items[b]) < 2 for b in benches):
         return {"score": None, "low": None, "high": None, "n": sum(len(v) for v in items.values())}
-    reps = np.mean([100 * boot_means(items[b], n_boot=n_boot, seed=seed, key=b) for b in benches], axis=0)
-    mean = float(np.mean([100 * np.mean(items[b]) for b in benches]))
+    reps = np.mean([100 * boot_macro(items[b], groups.get(b), n_boot=n_boot, seed=seed, key=b) for b in benches],
+                   axis=0)
+    mean = float(np.mean([100 * macro_mean(items[b], groups.get(b)) for b in benches]))
     score = mean if scores is None else float(np.mean([scores[b] for b in benches]))
     lo, hi = _percentiles(reps, level)
     return {"score": score, "low": lo + score - mean, "high": hi + score - mean,
@@ -162,33 +214,38 @@ def _pair(a, b) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def paired_test(model, m0, *, delta: float | None = None, key: str = "", n_boot: int = N_BOOT,
+def paired_test(model, m0, *, delta: float | None = None, key: str = "", groups=None, n_boot: int = N_BOOT,
                 n_perm: int = N_PERM, level: float = 0.95, seed: int = 0) -> dict:
-    """The model against M_0 on the same items of one benchmark.
+    """The model against M_0 (or any other model) on the same items of one benchmark.
 
     {"delta", "low", "high", "p", "n", "discordant", "how"}: delta and interval in points
     (model - M_0), ``discordant`` the share of items where the two differ, ``how`` exact | monte_carlo.
-    ``delta``: the reported score difference, to centre the interval on (default: item means)."""
+    ``delta``: the reported score difference, to centre the interval on (default: item means).
+    ``groups``: each item's subset, for a score that is a mean over subsets (weights as the score's)."""
     a, b = _pair(model, m0)
     d = a - b
     n = len(d)
-    mean = 100 * float(d.mean()) if n else 0.0
+    w = subset_weights(groups, n) if n else None
+    mean = 100 * macro_mean(d, groups) if n else 0.0
     delta = mean if delta is None else float(delta)
     out = {"delta": delta, "low": None, "high": None, "p": None, "n": n,
            "discordant": float(np.mean(np.abs(d) > 1e-12)) if n else None, "how": None}
     if n < 2:
         return out
-    lo, hi = _percentiles(100 * boot_means(d, n_boot=n_boot, seed=seed, key=key), level)
+    lo, hi = _percentiles(100 * boot_macro(d, groups, n_boot=n_boot, seed=seed, key=key), level)
     out["low"], out["high"] = lo + delta - mean, hi + delta - mean
-    out["p"], out["how"] = sign_flip_p(d, n_perm=n_perm, seed=seed, key=key)
+    out["p"], out["how"] = sign_flip_p(d if w is None else w * d, n_perm=n_perm, seed=seed, key=key)
     return out
 
 
-def paired_average_test(pairs: dict[str, tuple], *, delta: float | None = None, n_boot: int = N_BOOT,
+def paired_average_test(pairs: dict[str, tuple], *, delta: float | None = None,
+                        groups: dict[str, list | None] | None = None, n_boot: int = N_BOOT,
                         n_perm: int = N_PERM, level: float = 0.95, seed: int = 0) -> dict:
     """The same for the unweighted average over benchmarks ({bench: (model items, m0 items)}):
-    bootstrap stratified per benchmark, sign flips with each item weighted 1 / (n_b x benchmarks)."""
-    benches = sorted(pairs)
+    bootstrap stratified per benchmark (and per subset: ``groups`` = {bench: subset labels}), sign
+    flips with each item weighted as in the average: 1 / (n_b x benchmarks), or its subset weight
+    / benchmarks."""
+    benches, groups = sorted(pairs), groups or {}
     ds = {b: np.subtract(*_pair(*pairs[b])) for b in benches}
     n = sum(len(v) for v in ds.values())
     out = {"delta": delta, "low": None, "high": None, "p": None, "n": n,
@@ -196,13 +253,32 @@ def paired_average_test(pairs: dict[str, tuple], *, delta: float | None = None, 
            "how": None}
     if not benches or any(len(v) < 2 for v in ds.values()):
         return out
-    mean = float(np.mean([100 * v.mean() for v in ds.values()]))
+    mean = float(np.mean([100 * macro_mean(ds[b], groups.get(b)) for b in benches]))
     delta = mean if delta is None else float(delta)
-    reps = np.mean([100 * boot_means(ds[b], n_boot=n_boot, seed=seed, key=b) for b in benches], axis=0)
+    reps = np.mean([100 * boot_macro(ds[b], groups.get(b), n_boot=n_boot, seed=seed, key=b) for b in benches],
+                   axis=0)
     lo, hi = _percentiles(reps, level)
-    contrib = np.concatenate([ds[b] / (len(ds[b]) * len(benches)) for b in benches])
+    ws = {b: subset_weights(groups.get(b), len(ds[b])) for b in benches}
+    contrib = np.concatenate([(ds[b] / len(ds[b]) if ws[b] is None else ws[b] * ds[b]) / len(benches)
+                              for b in benches])
     p, how = sign_flip_p(contrib, n_perm=n_perm, seed=seed, key="avg/" + "+".join(benches))
     out.update(delta=delta, low=lo + delta - mean, high=hi + delta - mean, p=p, how=how)
+    return out
+
+
+def holm(ps: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values of one family of comparisons, in the order given; a None
+    (no test) stays None and does not count in the family."""
+    out: list[float | None] = [None] * len(ps)
+    where = [i for i, p in enumerate(ps) if p is not None]
+    if not where:
+        return out
+    p = np.array([ps[i] for i in where], dtype=float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    for k, j in enumerate(order):
+        out[where[j]] = float(adjusted[k])
     return out
 
 

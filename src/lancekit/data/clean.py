@@ -25,12 +25,17 @@ class CleanRules:
     # "pool": with every seed task and every instruction kept so far (Self-Instruct)
     instruction_scope: str = "group"
     blocked_words: tuple[str, ...] = ()
+    # "group": a new response is compared with the seed's response and every response kept in
+    # the group (ours); "instruction": with those kept for the same new instruction (authors)
+    response_scope: str = "group"
+    keep_truncated: bool = False        # a sample cut off at max_tokens is kept (authors) or dropped
 
     @classmethod
     def from_config(cls, cfg: dict) -> CleanRules:
         return cls(cfg["instruction_words"][0], cfg["instruction_words"][1],
                    cfg["response_words"][0], cfg["response_words"][1], cfg["rouge_limit"],
-                   cfg.get("instruction_scope", "group"), tuple(cfg.get("blocked_words", ())))
+                   cfg.get("instruction_scope", "group"), tuple(cfg.get("blocked_words", ())),
+                   cfg.get("response_similarity", "group"), cfg.get("keep_truncated", False))
 
 
 def _length_reason(text: str, lo: int, hi: int, what: str) -> str | None:
@@ -62,11 +67,12 @@ class _Similarity:
         return None, tok
 
 
-def _generation_reason(item: dict, what: str) -> str | None:
-    """Generation-time problems recorded in raw: prompt too long, truncation, no `Final Answer:`."""
+def _generation_reason(item: dict, what: str, keep_truncated: bool = False) -> str | None:
+    """Generation-time problems recorded in raw: prompt too long, truncation (unless kept), no
+    `Final Answer:`."""
     if item.get("finish_reason") == "prompt_too_long":
         return f"{what}_prompt_too_long"
-    if item.get("finish_reason") == "length":
+    if item.get("finish_reason") == "length" and not keep_truncated:
         return f"{what}_truncated"
     if item.get("text") is None:
         return f"{what}_no_final_answer"
@@ -81,10 +87,10 @@ def _blocked_reason(text: str, words: tuple[str, ...], what: str) -> str | None:
 
 
 def _check(item: dict, what: str, lo: int, hi: int, sim: _Similarity,
-           blocked: tuple[str, ...] = ()) -> tuple[str | None, Tokenised | None]:
+           blocked: tuple[str, ...] = (), keep_truncated: bool = False) -> tuple[str | None, Tokenised | None]:
     """(drop reason or None, tokens): generation problems, then length, then blocked words,
     then similarity."""
-    reason = (_generation_reason(item, what) or _length_reason(item["text"], lo, hi, what)
+    reason = (_generation_reason(item, what, keep_truncated) or _length_reason(item["text"], lo, hi, what)
               or _blocked_reason(item["text"], blocked, what))
     if reason is not None:
         return reason, None
@@ -104,15 +110,18 @@ def clean_low_group(group: dict, rules: CleanRules,
     resp_sim = _Similarity(group["response"], rules.rouge_limit, "response")
     for ins in group.get("instructions", []):
         reason, tok = _check(ins, "instruction", rules.instruction_min_words, rules.instruction_max_words,
-                             instr_sim, rules.blocked_words)
+                             instr_sim, rules.blocked_words, rules.keep_truncated)
         if reason:
             drops.append({"id": ins["id"], "level": "instruction", "reason": reason,
                           "dropped_responses": len(ins.get("responses", []))})
             continue
         instr_sim.kept.append(tok)
+        if rules.response_scope == "instruction":
+            resp_sim = _Similarity(group["response"], rules.rouge_limit, "response")
         pairs = []
         for resp in ins.get("responses", []):
-            reason, rtok = _check(resp, "response", rules.response_min_words, rules.response_max_words, resp_sim)
+            reason, rtok = _check(resp, "response", rules.response_min_words, rules.response_max_words, resp_sim,
+                                  keep_truncated=rules.keep_truncated)
             if reason:
                 drops.append({"id": resp["id"], "level": "response", "reason": reason})
                 continue
@@ -133,7 +142,8 @@ def clean_high_group(group: dict, rules: CleanRules) -> tuple[list[dict], list[d
     kept, drops = [], []
     resp_sim = _Similarity(group["response"], rules.rouge_limit, "negative")
     for neg in group.get("negatives", []):
-        reason, tok = _check(neg, "negative", rules.response_min_words, rules.response_max_words, resp_sim)
+        reason, tok = _check(neg, "negative", rules.response_min_words, rules.response_max_words, resp_sim,
+                             keep_truncated=rules.keep_truncated)
         if reason:
             drops.append({"id": neg["id"], "level": "negative", "reason": reason})
             continue

@@ -15,11 +15,12 @@ from .records import stable_id
 from .requests import request_seed
 
 
-def sample(id_prefix: str, parent: str, k: int, comp: dict, prefix: str) -> dict:
-    """One sample of an answer that holds its result after ``Final Answer:``."""
+def sample(id_prefix: str, parent: str, k: int, comp: dict, prefix: str, rule: str = "lance") -> dict:
+    """One sample of an answer that holds its result after ``Final Answer:`` (read by ``rule``:
+    prompts.parse_final_answer)."""
     raw = prefix + comp["text"]
     return {"id": stable_id(id_prefix, parent, str(k)), "sample": k,
-            "text": prompts.parse_final_answer(raw), "raw": raw,
+            "text": prompts.parse_final_answer(raw, rule), "raw": raw,
             "finish_reason": comp["finish_reason"], "num_tokens": comp.get("num_tokens", 0)}
 
 
@@ -30,19 +31,25 @@ def group(rec: dict, branch: str, iteration: int, generator: str) -> dict:
             "response": rec["response"], "seed_score": (rec.get("review") or {}).get("score")}
 
 
-def _answerable(ins: dict) -> bool:
-    return ins["text"] is not None and ins["finish_reason"] == "stop"
+def _answerable(ins: dict, keep_truncated: bool = False) -> bool:
+    return ins["text"] is not None and (ins["finish_reason"] == "stop" or
+                                        (keep_truncated and ins["finish_reason"] == "length"))
 
 
-def response_requests(groups: list[dict], p: prompts.Prompts, n: int, seed: int) -> list[dict]:
-    """Pass 2: the model answers every new instruction that parsed and was not cut off, n times."""
+def response_requests(groups: list[dict], p: prompts.Prompts, n: int, seed: int,
+                      keep_truncated: bool = False) -> list[dict]:
+    """Pass 2: the model answers every new instruction that parsed and was not cut off (or, with
+    ``keep_truncated``, was), n times."""
     return [{"key": ins["id"], "messages": prompts.answer_messages(p, ins["text"]),
              "n": n, "seed": request_seed(seed, "response", ins["id"])}
-            for g in groups if g["branch"] == "low" for ins in g["instructions"] if _answerable(ins)]
+            for g in groups if g["branch"] == "low" for ins in g["instructions"]
+            if _answerable(ins, keep_truncated)]
 
 
-def attach_responses(groups: list[dict], completions: list[list[dict]], iteration: int) -> None:
-    targets = [ins for g in groups if g["branch"] == "low" for ins in g["instructions"] if _answerable(ins)]
+def attach_responses(groups: list[dict], completions: list[list[dict]], iteration: int,
+                     keep_truncated: bool = False) -> None:
+    targets = [ins for g in groups if g["branch"] == "low" for ins in g["instructions"]
+               if _answerable(ins, keep_truncated)]
     for ins, comps in zip(targets, completions, strict=True):
         ins["responses"] = [{"id": stable_id(f"t{iteration}r", ins["id"], str(k)), "sample": k,
                              "text": c["text"], "finish_reason": c["finish_reason"],

@@ -13,6 +13,10 @@ Free-text rules (used by ``review.mode: free`` and as a fallback):
 - the prompt's order decides which valid score counts: ``"last"`` for a justification-first
   prompt (the verdict comes at the end), ``"first"`` for a score-first prompt (numbers in the
   justification that follows must not override it).
+
+The authors' rules, as switches (config ``review.parser: authors``, ``review.no_vote: zero``):
+their parser reads only ``score: N`` (any case, one space), the first match, kept when in [0, 10];
+a pair none of whose votes parsed scores 0.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 
 SCORE_MIN, SCORE_MAX = 0.0, 10.0
 ORDERS = ("first", "last")
+PARSERS = ("lance", "authors")
+NO_VOTE = ("no_score", "zero")
 # The constrained mode lets the judge choose only among these continuations of "score:".
 SCORE_CHOICES = tuple(f" {i}" for i in range(11))
 
@@ -31,6 +37,8 @@ _FRACTION = re.compile(r"\s*/\s*(\d+(?:\.\d+)?)")
 _LABELLED = re.compile(r"\bscore\b[\s*_:=]*(?:is\s+|of\s+)?[\s*_]*" + _NUM, re.IGNORECASE)
 # "7/10", "7 / 10", "7.5/10" (any denominator is captured, then checked)
 _BARE_FRACTION = re.compile(r"(?<![\w.])" + _NUM + r"(?=\s*/\s*\d)")
+# the authors' own pattern (review_instances_vllm.py), searched case-insensitively
+_AUTHORS = re.compile(r"score: (\d+(\.\d+)?)", re.IGNORECASE)
 
 
 def _value(text: str, m: re.Match) -> float | None:
@@ -42,10 +50,24 @@ def _value(text: str, m: re.Match) -> float | None:
     return value if SCORE_MIN <= value <= SCORE_MAX else None
 
 
-def parse_score(text: str, order: str = "last") -> float | None:
-    """The first or last (``order``) valid score in a review, or None."""
+def parse_authors(text: str) -> float | None:
+    """The authors' parser: the first ``score: N`` (any case), if N is in [0, 10]."""
+    m = _AUTHORS.search(text or "")
+    if not m:
+        return None
+    value = float(m.group(1))
+    return value if SCORE_MIN <= value <= SCORE_MAX else None
+
+
+def parse_score(text: str, order: str = "last", parser: str = "lance") -> float | None:
+    """The first or last (``order``) valid score in a review, or None (``parser`` "authors":
+    `parse_authors`, whatever the order)."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    if parser not in PARSERS:
+        raise ValueError(f"parser must be one of {PARSERS}, got {parser!r}")
+    if parser == "authors":
+        return parse_authors(text)
     if not text:
         return None
     found: dict[int, float | None] = {}
@@ -77,14 +99,18 @@ class Verdict:
                 "n_prompt_too_long": self.n_prompt_too_long}
 
 
-def aggregate(texts: list[str], finish_reasons: list[str] | None = None, order: str = "last") -> Verdict:
-    """Combine sampled reviews of one pair: the score is the mean of the votes that parsed."""
+def aggregate(texts: list[str], finish_reasons: list[str] | None = None, order: str = "last",
+              parser: str = "lance", no_vote: str = "no_score") -> Verdict:
+    """Combine sampled reviews of one pair: the score is the mean of the votes that parsed; with
+    none, no score (``no_vote`` "no_score") or 0 ("zero", the authors' code)."""
+    if no_vote not in NO_VOTE:
+        raise ValueError(f"no_vote must be one of {NO_VOTE}, got {no_vote!r}")
     reasons = list(finish_reasons or [""] * len(texts))
     too_long = sum(1 for r in reasons if r == "prompt_too_long")
     votes = [v for t, r in zip(texts, reasons, strict=True) if r != "prompt_too_long"
-             for v in [parse_score(t, order)] if v is not None]
+             for v in [parse_score(t, order, parser)] if v is not None]
     truncated = sum(1 for r in reasons if r == "length")
-    score = round(sum(votes) / len(votes), 4) if votes else None
+    score = round(sum(votes) / len(votes), 4) if votes else (0.0 if no_vote == "zero" else None)
     return Verdict(score, votes, len(votes), len(texts) - too_long - len(votes), truncated, too_long)
 
 

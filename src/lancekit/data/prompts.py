@@ -68,8 +68,10 @@ def review_messages(p: Prompts, prompt: str, response: str) -> list[dict]:
     return _chat(p.system, fill(p.review, prompt=prompt, response=response))
 
 
-def new_instruction_messages(p: Prompts, prompt: str) -> list[dict]:
-    return _chat(p.system, fill(p.new_instruction, prompt=prompt))
+def new_instruction_messages(p: Prompts, prompt: str, response: str = "") -> list[dict]:
+    """The seed's instruction in {prompt}; its answer in {response}, where the template has that
+    slot (the authors' prompt does, ours does not)."""
+    return _chat(p.system, fill(p.new_instruction, prompt=prompt, response=response))
 
 
 def negative_messages(p: Prompts, prompt: str, response: str) -> list[dict]:
@@ -85,11 +87,22 @@ _FINAL = re.compile(r"\**\s*final\s+answer\s*\**\s*:\s*\**", re.IGNORECASE)
 _RUN_ON = re.compile(r"\n\s*(?:#{2,}|Task:|Question:|Thinking:|Good answer:)", re.IGNORECASE)
 
 
-def parse_final_answer(text: str) -> str | None:
+# the authors' pattern (generate_instances_vllm.py): everything after the first "Final Answer:"
+_AUTHORS_FINAL = re.compile(r"Final Answer:([\s\S]*)")
+
+
+def parse_final_answer(text: str, rule: str = "lance") -> str | None:
     """The text after the last ``Final Answer:`` (bold variants too), or None when absent/empty.
 
     A continuation that opens a new few-shot block (``### ...``, ``Task:`` ...) is cut off.
+    ``rule`` "authors": their parse instead, everything after the first ``Final Answer:`` (exact
+    case), stripped, nothing cut off (empty text stays; the length check of clean drops it).
     """
+    if rule == "authors":
+        m = _AUTHORS_FINAL.search(text or "")
+        return m.group(1).strip() if m else None
+    if rule != "lance":
+        raise ValueError(f"rule must be 'lance' or 'authors', got {rule!r}")
     if not text:
         return None
     matches = list(_FINAL.finditer(text))

@@ -32,6 +32,8 @@ class ReviewSettings:
     order: str = "justification_first"  # justification_first | score_first
     response_prefix: str | None = None  # what the judge's answer is made to start with
     rereview_seed: bool = False         # review_seed of t > 1: judge again, or reuse stored scores
+    parser: str = "lance"               # lance | authors (judge.parse_score)
+    no_vote: str = "no_score"           # no_score | zero: the score of a pair with no valid vote
 
     @property
     def constrained(self) -> bool:
@@ -137,7 +139,8 @@ def apply_reviews(records: list[dict], completions: list[list[dict]], stage: str
     for rec, comps in zip(records, completions, strict=True):
         texts = [review.prefix + c["text"] if c["finish_reason"] != "prompt_too_long" else ""
                  for c in comps]
-        verdict = judge.aggregate(texts, [c["finish_reason"] for c in comps], review.parse_order)
+        verdict = judge.aggregate(texts, [c["finish_reason"] for c in comps], review.parse_order, review.parser,
+                                  review.no_vote)
         rec = copy.deepcopy(rec)
         rec["review"] = {**verdict.as_dict(), "judge": judge_model, "stage": stage,
                          "mode": review.mode, "texts": texts}

@@ -89,3 +89,27 @@ def load_seed(path: str | Path, fmt: str = "auto", limit: int | None = None) -> 
     stats = {"file": str(path), "format": fmt, "records_in_file": len(raw), "kept": len(out),
              "duplicates_dropped": len(duplicates), "duplicates": duplicates, "limit": limit}
     return out, stats
+
+
+def load_extra_sft(path: str | Path, system: str, seed_ids: set[str]) -> tuple[list[dict], dict]:
+    """An extra SFT file for sft_0 (config ``seed.extra_sft``; the authors train M_0 on such a
+    file): the seed formats above, each example in LLaMA-Factory's alpaca form with its own
+    ``system`` when it has one (else ``system``). An example equal to a seed record (same
+    prompt and response, so the same id) is counted, not added twice; a multi-turn ``history``
+    is refused, naming the record."""
+    recs, stats = load_seed(path)
+    out = []
+    for i, rec in enumerate(recs):
+        meta = rec.get("meta") or {}
+        if meta.get("history"):
+            raise InputError(f"{path}: record {i}: field 'history' holds earlier turns; only single-turn "
+                             "examples are supported")
+        own = meta.get("system")
+        if own is not None and not isinstance(own, str):
+            raise InputError(f"{path}: record {i}: field 'system' must be a string, got {type(own).__name__}")
+        if rec["id"] not in seed_ids:
+            out.append(records.sft_example(rec, own if own else system))
+    stats = {"file": stats["file"], "format": stats["format"], "records_in_file": stats["records_in_file"],
+             "added": len(out), "equal_to_a_seed_record": stats["kept"] - len(out),
+             "duplicates_dropped": stats["duplicates_dropped"]}
+    return out, stats

@@ -29,7 +29,7 @@ STAGES = ("review_seed", "generate", "clean", "review_new", "annotate", "train_s
 DATA_STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
 # What annotate may read, by name (the workflow knows the files: workflow/rules/common.smk).
 ANNOTATE_FILES = ("reviewed_seed", "reviewed_new", "seed_stats", "new_stats", "cleaned", "raw", "seed",
-                  "prev_new_dpo")
+                  "prev_new_dpo", "first_reviewed_seed")
 
 
 @dataclass
@@ -112,7 +112,7 @@ class Method:
         skip = {"max_parse_failure_rate", "max_unscored_rate"} | ({"rereview_seed"} if stage == "review_new" else set())
         return ReviewSettings(**{k: v for k, v in config["review"].items() if k not in skip})
 
-    def annotate_reads(self, iteration: int) -> tuple[str, ...]:
+    def annotate_reads(self, iteration: int, config: dict) -> tuple[str, ...]:
         """The files annotate reads besides the previous training sets (names of ANNOTATE_FILES)."""
         raise NotImplementedError
 

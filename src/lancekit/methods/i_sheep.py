@@ -63,11 +63,17 @@ class ISheep(self_instruct.SelfInstruct):
     def sft_from(self, config):
         return config["i_sheep"]["start"]
 
+    def generate_settings(self, config):
+        """Self-Instruct's task writing, with I-SHEEP's own number of tasks per seed record if set."""
+        own = config["i_sheep"]["instructions_per_seed"]
+        settings = super().generate_settings(config)
+        return settings if own is None else dataclasses.replace(settings, instructions_per_seed=own)
+
     def review_settings(self, config, stage):
         """The self-assessment takes its own number of votes."""
         return dataclasses.replace(super().review_settings(config, stage), samples=config["i_sheep"]["samples"])
 
-    def annotate_reads(self, iteration):
+    def annotate_reads(self, iteration, config):
         return ("reviewed_new", "new_stats")
 
     def annotate_settings(self, config):

@@ -30,6 +30,8 @@ class NewData:
     negatives_per_seed: int
     response_prefix: str | None = None      # the answers start with it (e.g. "Final Answer:")
     instruction_stop: tuple[str, ...] = ()  # stop strings of the new-instruction answers
+    keep_truncated: bool = False            # answer (and keep) samples cut off at max_tokens
+    final_answer: str = "lance"             # how the answer is read: prompts.parse_final_answer
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class AnnotateSettings:
     next_seed_limit: int | None
     shuffle_seed: int
     health: HealthLimits
+    seed1_new_only: bool = False    # Seed_1 = iteration 1's new items only (authors' --first_iter)
+    rejected_on_tie: str = "first"  # "first" (a negative) or "last" (the original, authors' code)
 
 
 # --- generate (algorithm step 3) ---------------------------------------------------------------
@@ -59,7 +63,7 @@ def first_requests(low: list[dict], high: list[dict], p: prompts.Prompts, cfg: N
     ``cfg.instruction_stop`` (e.g. a newline) ends the new-instruction answers.
     """
     stop = list(cfg.instruction_stop or [])
-    reqs = [{"key": r["id"], "messages": prompts.new_instruction_messages(p, r["prompt"]),
+    reqs = [{"key": r["id"], "messages": prompts.new_instruction_messages(p, r["prompt"], r["response"]),
              "n": cfg.instructions_per_seed, "seed": request_seed(seed, "instruction", r["id"]),
              **({"stop": stop} if stop else {})}
             for r in low]
@@ -73,18 +77,18 @@ def first_requests(low: list[dict], high: list[dict], p: prompts.Prompts, cfg: N
 
 
 def build_groups(low: list[dict], high: list[dict], completions: list[list[dict]],
-                 iteration: int, generator: str, prefix: str | None = None) -> list[dict]:
-    """One group per seed, holding every sample the model wrote (parsed or not)."""
+                 iteration: int, generator: str, prefix: str | None = None, rule: str = "lance") -> list[dict]:
+    """One group per seed, holding every sample the model wrote (parsed by ``rule`` or not)."""
     prefix = prefix or ""
     groups = []
     for rec, comps in zip(low + high, completions, strict=True):
         branch = "low" if len(groups) < len(low) else "high"
         g = generate.group(rec, branch, iteration, generator)
         if branch == "low":
-            g["instructions"] = [dict(generate.sample(f"t{iteration}i", rec["id"], k, c, prefix), responses=[])
+            g["instructions"] = [dict(generate.sample(f"t{iteration}i", rec["id"], k, c, prefix, rule), responses=[])
                                  for k, c in enumerate(comps)]
         else:
-            g["negatives"] = [generate.sample(f"t{iteration}n", rec["id"], k, c, prefix)
+            g["negatives"] = [generate.sample(f"t{iteration}n", rec["id"], k, c, prefix, rule)
                               for k, c in enumerate(comps)]
         groups.append(g)
     return groups
@@ -97,13 +101,15 @@ class LanceGeneration(Generation):
         self.low, self.high, self.prompts, self.cfg, self.seed = low, high, p, cfg, seed
 
     def read(self, completions, iteration, generator):
-        return build_groups(self.low, self.high, completions, iteration, generator, self.cfg.response_prefix)
+        return build_groups(self.low, self.high, completions, iteration, generator, self.cfg.response_prefix,
+                            self.cfg.final_answer)
 
     def second(self, groups):
-        return generate.response_requests(groups, self.prompts, self.cfg.responses_per_instruction, self.seed)
+        return generate.response_requests(groups, self.prompts, self.cfg.responses_per_instruction, self.seed,
+                                          self.cfg.keep_truncated)
 
     def attach(self, groups, completions, iteration):
-        generate.attach_responses(groups, completions, iteration)
+        generate.attach_responses(groups, completions, iteration, self.cfg.keep_truncated)
 
 
 # --- annotate (algorithm step 6) ---------------------------------------------------------------
@@ -130,13 +136,16 @@ def select_sft(new_items: list[dict], threshold: float, min_chars: int,
     return out, left_out
 
 
-def select_dpo(high_seeds: list[dict], negatives: list[dict], gap: float) -> list[dict]:
+def select_dpo(high_seeds: list[dict], negatives: list[dict], gap: float, tie: str = "first") -> list[dict]:
     """DPO pairs per high-quality seed (algorithm step 6).
 
     Candidates: the seed's kept negatives that have a score, in sample order, then the original
-    response. `rejected` is the lowest-scored candidate (the first one on ties); every candidate
-    scoring more than `gap` above it is a `chosen`, one pair each.
+    response. `rejected` is the lowest-scored candidate (on ties the first of them, or with
+    ``tie`` "last" the last: the authors' stable sort puts the original response last); every
+    candidate scoring more than `gap` above it is a `chosen`, one pair each.
     """
+    if tie not in ("first", "last"):
+        raise ValueError(f"tie must be 'first' or 'last', got {tie!r}")
     by_parent: dict[str, list[dict]] = {}
     for neg in negatives:
         by_parent.setdefault(neg["lineage"]["parent_id"], []).append(neg)
@@ -147,7 +156,9 @@ def select_dpo(high_seeds: list[dict], negatives: list[dict], gap: float) -> lis
         cands.append((seed["review"]["score"], seed))
         if len(cands) < 2:
             continue
-        low_score, rejected = min(cands, key=lambda c: c[0])
+        low_score = min(c[0] for c in cands)
+        tied = [c for c in cands if c[0] == low_score]
+        rejected = (tied[0] if tie == "first" else tied[-1])[1]
         for score, cand in cands:
             if cand is rejected or round(score - low_score, 4) <= gap:
                 continue
@@ -189,15 +200,31 @@ def high_seeds(seeds: list[dict], negatives: list[dict]) -> list[dict]:
     return [s for s in seeds if s["id"] in parents]
 
 
+def base_seed(seeds: list[dict], cfg: AnnotateSettings, iteration: int,
+              first_reviewed: list[dict] | None = None) -> list[dict]:
+    """What the next seed carries over besides the new items: Seed_0 as reviewed (``seed0``) or
+    this iteration's whole seed (``previous``). With ``seed1_new_only`` (the authors' code),
+    nothing after iteration 1, and Seed_0 as M_0 reviewed it (``first_reviewed``: iteration 1's
+    reviewed seed) from iteration 2."""
+    if cfg.seed1_new_only and iteration == 1:
+        return []
+    seed0 = [s for s in (first_reviewed if first_reviewed is not None else seeds) if s["lineage"]["iteration"] == 0]
+    if cfg.next_seed != "previous":
+        return seed0
+    ids = {s["id"] for s in seeds}
+    return seeds + [s for s in seed0 if s["id"] not in ids]
+
+
 def annotate(seeds: list[dict], new: list[dict], prev_sft: list[dict], prev_dpo: list[dict], system: str,
-             cfg: AnnotateSettings, iteration: int) -> tuple[dict[str, list[dict]], dict]:
+             cfg: AnnotateSettings, iteration: int,
+             first_reviewed: list[dict] | None = None) -> tuple[dict[str, list[dict]], dict]:
     """The whole stage: {"new_sft", "new_dpo", "sft", "dpo", "next_seed"} and its statistics."""
     new_sft, sft_left_out = select_sft(new, cfg.sft_threshold, cfg.min_chars, system)
     negatives = [r for r in new if r["lineage"]["branch"] == "high"]
     high = high_seeds(seeds, negatives)
-    new_dpo = select_dpo(high, negatives, cfg.dpo_gap)
+    new_dpo = select_dpo(high, negatives, cfg.dpo_gap, cfg.rejected_on_tie)
     shuffle_seed = cfg.shuffle_seed + iteration
-    base = seeds if cfg.next_seed == "previous" else [s for s in seeds if s["lineage"]["iteration"] == 0]
+    base = base_seed(seeds, cfg, iteration, first_reviewed)
     nxt, left_out = next_seed(new, base, cfg.next_seed_limit, shuffle_seed)
     out = {"new_sft": new_sft, "new_dpo": new_dpo,
            "sft": cumulative(new_sft, prev_sft, shuffle_seed), "dpo": cumulative(new_dpo, prev_dpo, shuffle_seed),
@@ -248,21 +275,27 @@ class Lance(Method):
     def gather_settings(self, config):
         return {"split_threshold": config["split_threshold"]}
 
+    def clean_settings(self, config):
+        """Config `clean`, and whether samples cut off at max_tokens stay (config `generate`)."""
+        return {**config["clean"], "keep_truncated": config["generate"]["keep_truncated"]}
+
     def generation(self, seeds, pool, p, settings, seed, max_tokens):
         low, high = judge.split(seeds, settings.split_threshold)
         low = low if "low" in self.branches else []
         high = high if "high" in self.branches else []
         return LanceGeneration(low, high, p, settings.generate, seed)
 
-    def annotate_reads(self, iteration):
-        return ("reviewed_seed", "reviewed_new", "seed_stats", "new_stats")
+    def annotate_reads(self, iteration, config):
+        # Seed_0 as M_0 reviewed it rejoins from iteration 2 when Seed_1 held only new items
+        first = ("first_reviewed_seed",) if iteration >= 2 and config["annotate"]["seed1_new_only"] else ()
+        return ("reviewed_seed", "reviewed_new", "seed_stats", "new_stats") + first
 
     def annotate_settings(self, config):
         return AnnotateSettings(**config["annotate"], health=HealthLimits.from_config(config["review"]))
 
     def annotate(self, files, system, settings, iteration):
         return annotate(files["reviewed_seed"], files["reviewed_new"], files["prev_sft"], files["prev_dpo"],
-                        system, settings, iteration)
+                        system, settings, iteration, files.get("first_reviewed_seed"))
 
 
 LANCE = Lance("lance", "LANCE", ("low", "high"))

@@ -150,7 +150,7 @@ class SelfInstruct(Method):
         return {**config["clean"], "instruction_scope": "pool",
                 "blocked_words": config["self_instruct"]["blocked_words"]}
 
-    def annotate_reads(self, iteration):
+    def annotate_reads(self, iteration, config):
         return ("cleaned",)
 
     def annotate_settings(self, config):

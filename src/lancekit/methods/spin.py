@@ -100,7 +100,7 @@ class Spin(Method):
     def generation(self, seeds, pool, p, settings, seed, max_tokens):
         return RespondGeneration(seeds, p, settings, seed)
 
-    def annotate_reads(self, iteration):
+    def annotate_reads(self, iteration, config):
         # SPIN mixes in the previous iteration's pairs
         return ("raw", "seed") + (("prev_new_dpo",) if iteration > 1 else ())
 

@@ -4,6 +4,7 @@ The schema already rejects unknown keys, wrong types and values out of range; he
 - ``[min, max]`` pairs with min > max;
 - prompt files that do not exist or lack their slots;
 - settings that contradict each other.
+- the iteration numbers of train.methods.<method>.from_iteration.
 Every message names the config key.
 
 Data the user stages (the seed, a hub model, benchmark data) is checked apart (`missing_data`): a
@@ -17,9 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..core.base_model import HUB_ID, cached_snapshot
+from ..data import authors
 from ..evaluation import staging
 from ..evaluation.registry import BENCHMARKS, BenchmarkError, check_benchmark_data, resolve_benchmarks
 from ..methods import prompt_slots
+from ..training.settings import overlay_problems
 
 
 class ConfigError(ValueError):
@@ -37,12 +40,29 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         lo, hi = config["clean"][key]
         if lo > hi:
             problems.append(f"clean.{key}: [min, max] = [{lo}, {hi}]: min is greater than max")
+    problems += [f"{key}: {value!r} names the authors' repository, but authors.repo is not set (the folder of "
+                 "your clone of github.com/Control-derek/LANCE)"
+                 for key, value in authors_references(config).items() if not _authors_repo(config)]
     for name, path in config["prompts"].items():
-        full = Path(resolve(path))
-        if not full.is_file():
-            problems.append(f"prompts.{name}: file {path} not found")
-            continue
-        text = full.read_text(encoding="utf-8")
+        if authors.is_reference(path):
+            prompt_file = authors_prompt_file(config, resolve)
+            if not prompt_file or not Path(prompt_file).is_file():
+                continue  # not set (above) or not staged yet (missing_data)
+            try:
+                text = authors.read_prompt(prompt_file, authors.name_of(path))
+            except authors.AuthorsError as e:
+                problems.append(f"prompts.{name}: {e}")
+                continue
+        else:
+            full = Path(resolve(path))
+            if not full.is_file():
+                problems.append(f"prompts.{name}: file {path} not found")
+                continue
+            try:
+                text = full.read_text(encoding="utf-8")
+            except UnicodeDecodeError as e:
+                problems.append(f"prompts.{name}: {path} is not UTF-8 text ({e.reason} at byte {e.start})")
+                continue
         missing = [s for s in prompt_slots().get(name, ()) if "{" + s + "}" not in text]
         if missing:
             problems.append(f"prompts.{name}: {path} lacks the slot(s) " + ", ".join("{" + s + "}" for s in missing))
@@ -67,8 +87,41 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     if gpus and tp > gpus:
         problems.append(f"vllm.tensor_parallel_size: {tp} GPUs per engine, but resources.vllm.gpu asks the "
                         f"scheduler for {gpus}")
+    problems += overlay_problems(config["train"])
     if problems:
         raise config_error(problems)
+
+
+def _authors_repo(config: dict) -> str | None:
+    return (config.get("authors") or {}).get("repo")
+
+
+def authors_references(config: dict) -> dict[str, str]:
+    """The config values that name something of the authors' repository (authors:...), by key."""
+    values = {f"prompts.{k}": v for k, v in config.get("prompts", {}).items()}
+    values.update({"seed.path": config["seed"]["path"], "seed.extra_sft": config["seed"].get("extra_sft")})
+    return {k: v for k, v in values.items() if authors.is_reference(v)}
+
+
+def authors_prompt_file(config: dict, resolve: Callable[[str], str] = str) -> str | None:
+    """The authors' prompt_template.py when a prompt names it and authors.repo is set, else None."""
+    repo = _authors_repo(config)
+    if not repo or not any(authors.is_reference(v) for v in config.get("prompts", {}).values()):
+        return None
+    return resolve(str(Path(repo) / authors.PROMPT_FILE))
+
+
+def staged_files(config: dict, resolve: Callable[[str], str] = str) -> dict[str, str]:
+    """The files the user stages, by config key: the seed, the extra SFT file, the authors'
+    prompt file (when named); authors:<path> resolved inside authors.repo."""
+    repo = _authors_repo(config)
+    out = {"seed.path": resolve(authors.resolve_file(config["seed"]["path"], repo, "seed.path"))}
+    if config["seed"].get("extra_sft"):
+        out["seed.extra_sft"] = resolve(authors.resolve_file(config["seed"]["extra_sft"], repo, "seed.extra_sft"))
+    prompt_file = authors_prompt_file(config, resolve)
+    if prompt_file:
+        out["authors.repo"] = prompt_file
+    return out
 
 
 def benchmark_names(config: dict) -> list[str]:
@@ -109,11 +162,22 @@ def missing_data(config: dict, resolve: Callable[[str], str] = str, *, hub_cache
     results/base_model (``fetched``) while downloads are off (``downloads``); the benchmarks'
     files, under eval.data (as they come upstream) or else under ``compass_data_cache``."""
     problems = []
-    path = config["seed"]["path"]
-    if not Path(resolve(path)).is_file():
-        problems.append(f"seed.path: file {path} not found. Stage the seed there (a JSON list of "
+    staged = staged_files(config, resolve)
+    def shown(key: str) -> str:  # the value as configured; an authors: one with where it points
+        section, name = key.split(".")
+        value = config[section][name]
+        return f"{value} ({staged[key]})" if authors.is_reference(value) else value
+
+    if not Path(staged["seed.path"]).is_file():
+        problems.append(f"seed.path: file {shown('seed.path')} not found. Stage the seed there (a JSON list of "
                         "{\"prompt\", \"response\"} records as the authors' UltraChat3k.json, JSON lines, or "
                         "alpaca; seed.format), or point seed.path at your own file")
+    if "seed.extra_sft" in staged and not Path(staged["seed.extra_sft"]).is_file():
+        problems.append(f"seed.extra_sft: file {shown('seed.extra_sft')} not found")
+    if "authors.repo" in staged and not Path(staged["authors.repo"]).is_file():
+        problems.append(f"authors.repo: {staged['authors.repo']} not found, and config prompts name the authors' "
+                        "prompts. Clone their repository: git clone https://github.com/Control-derek/LANCE "
+                        f"{_authors_repo(config)}")
     base, revision = config["model"]["base"], config["model"]["revision"]
     if (hub_cache is not None and base != "embedded" and not is_local_model(base) and not downloads
             and not fetched and not cached_snapshot(base, revision, hub_cache)):

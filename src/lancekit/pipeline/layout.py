@@ -51,7 +51,8 @@ def report_layout(config: dict, repo_path: Callable[[str], str] = str) -> dict:
     paper = config["report"]["paper"]
     return {"methods": names, "iters": iters, "summaries": summaries, "stats": stats, "train": train,
             "times": times, "paper": repo_path(paper) if paper else None,
-            "paper_backbone": config["report"]["paper_backbone"]}
+            "paper_backbone": config["report"]["paper_backbone"],
+            "headline_iteration": config["report"]["headline_iteration"]}
 
 
 def report_inputs(lay: dict) -> dict[str, list[str]]:

@@ -2,6 +2,8 @@
 
 - `job_spec`: the one way each stage hands its job to its script (scripts/_cli.py, load_job): the
   rule's named input and output, its wildcards and values derived from them, as one JSON argument;
+- `train_settings`, `train_job`: the settings and job params of the training rules (each job's
+  own `train` settings, per method and iteration: lancekit.training.settings);
 - `Engine`: what a rule that runs in one environment needs of it, said once per rule by naming it
   (its interpreter and command line, its conda file, threads and cluster resources).
 """
@@ -9,8 +11,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from ..core import envs
+from ..training.settings import stage_settings
 
 
 def as_json(obj) -> str:
@@ -43,6 +47,27 @@ def job_spec(**derived):
                         "wildcards": dict(wildcards.items()), "params": params})
 
     return spec
+
+
+def train_settings(config: dict, stage: str, path: Callable[[str], str], model: dict):
+    """The `settings` param of a training rule (lancekit.training.settings): M_0's job reads
+    `train` alone, a method's job also that method's block (train.methods) at its iteration, so a
+    change of the block reruns that method's jobs only; ``model``: what every engine stage reads
+    of `model`; ``path`` resolves a DeepSpeed file."""
+
+    def settings(wildcards) -> str:
+        method, t = getattr(wildcards, "method", None), getattr(wildcards, "t", None)
+        s = stage_settings(config, stage, method, None if t is None else int(t), path=path)
+        return as_json({"stage": stage, "train": s, **model})
+
+    return settings
+
+
+def train_job(config: dict, start):
+    """The `job` param of a training rule: its start model, and what changes no output (the
+    checkpoints, the floor under which its step plan warns)."""
+    t = config["train"]
+    return job_spec(start=start, save_steps=t["save_steps"], min_steps_warning=t["min_steps_warning"])
 
 
 def env_stamp(name: str) -> str:

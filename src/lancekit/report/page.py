@@ -5,7 +5,8 @@ the page.
 The layout (workflow/rules/common.smk, report_layout) names every file the report reads:
 ``methods``, ``iters`` (per method), ``summaries`` ({run: summary.json}), ``stats`` ({method:
 {t: {stage: stats.json}}}), ``train`` ({method or "": {"t/SFT" | "t/DPO": model dir}}),
-``times`` ({run: {stage: [benchmark .tsv, ...]}}), ``paper`` and ``paper_backbone``.
+``times`` ({run: {stage: [benchmark .tsv, ...]}}), ``paper``, ``paper_backbone`` and
+``headline_iteration`` (report.headline_iteration: the iteration the headline tables show).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import polars as pl
 
 from ..core.io import write_text_atomic
 from ..methods.runs import parse_run
+from . import compare, plots, provenance, scores, stages
 from . import paper as pp
-from . import plots, provenance, scores, stages
 from .load import load, read_times
 from .markdown import to_markdown
-from .names import bench_name, group, method_name
+from .names import bench_name, group, method_name, model_label
 
 JUDGE_NOTE = ("Parse failures: votes with no valid score (0 under the constrained judge). The shipped seed "
               "labels each record good or mediocre; the AUC is the chance that a good record scores above "
@@ -49,7 +50,13 @@ class Report:
         self.averages = {"avg": self.main_b, **({"maths_avg": self.maths_b} if self.maths_b else {})}
         self.ev = (scores.evaluation(summaries, averages=self.averages) if summaries
                    else pl.DataFrame(schema=scores.EVAL_SCHEMA))
-        self.rows = scores.headline_rows(self.ev, self.methods, self.iters)
+        self.at = int(lay["headline_iteration"])
+        self.rows = scores.headline_rows(self.ev, self.methods, self.iters, at=self.at)
+        # LANCE against each other method at the headline iteration: the benchmarks, then each average
+        self.vs_columns = [*self.main_b, "avg", *[b for b in self.maths_b if b not in self.main_b],
+                           *(["maths_avg"] if self.maths_b else [])]
+        self.vs = compare.versus(self.ev, summaries, self.methods, self.iters, at=self.at,
+                                 columns=self.vs_columns, averages=self.averages)
         self.not_comparable = provenance.not_comparable(summaries, self.averages)
         self.stats = {m: {int(t): {stage: load(p) or {} for stage, p in by.items()} for t, by in per.items()}
                       for m, per in lay["stats"].items()}
@@ -68,22 +75,45 @@ def title(r: Report) -> str:
 
 
 def evaluation_section(r: Report) -> list[str]:
-    md = ["## Evaluation: each method at its best iteration\n"]
+    fewer = any(1 <= r.iters.get(m, 0) < r.at for m in r.methods)
+    md = [f"## Evaluation: each method at iteration {r.at}{' (or its last)' if fewer else ''}\n"]
     if r.ev.is_empty():
         return md + ["_no evaluation yet_\n"]
     avg_words = (f"Avg = unweighted mean of the {len(r.main_b)} benchmarks "
                  f"({', '.join(bench_name(b) for b in r.main_b)}). ")
     md += [to_markdown(scores.score_table(r.ev, r.rows, r.main_b)),
-           avg_words + "Best iteration = highest Avg. " + scores.SIG_LEGEND + "\n",
+           avg_words + scores.headline_note(r.methods, r.iters, r.at) + scores.SIG_LEGEND + "\n",
            "95 % intervals (bootstrap over items; the change vs M_0 paired on the same items):\n",
            to_markdown(scores.interval_table(r.ev, r.rows, r.main_b)),
            scores.intervals_paragraph(r.ev, r.ran),
+           *versus_section(r), *best_of_section(r),
            "### In words\n",
            "\n".join(f"- {s}" for s in scores.sentences(r.ev, r.methods, r.iters, n_benches=len(r.main_b)))
            or "_no iteration evaluated yet_", "",
            "### Every iteration\n"]
     md += [to_markdown(scores.iteration_table(r.ev, m, r.iters.get(m, 0), r.main_b)) for m in r.methods]
     return md + ["![Avg by iteration](avg_by_iteration.png)\n", "![benchmarks](eval.png)\n"]
+
+
+def versus_section(r: Report) -> list[str]:
+    if r.vs.is_empty():
+        return []
+    ref = model_label(compare.REFERENCE, scores.headline_iteration(r.iters.get(compare.REFERENCE, 0), r.at))
+    return [f"### {ref} against each method\n",
+            "The paper's claim is LANCE above each baseline; here it is tested on the same items. "
+            + compare.versus_legend(r.vs, ref),
+            to_markdown(compare.versus_table(r.vs, r.iters, r.at))]
+
+
+def best_of_section(r: Report) -> list[str]:
+    best = compare.best_of(r.ev, r.methods, r.iters)
+    if best.is_empty() or (best["searched"] <= 1).all():
+        return []
+    return ["### Best of iterations (picked on the test items)\n",
+            "Each method at the iteration with the highest Avg. The pick uses the same test items that score it, "
+            "so its Δ is biased upward; its p is Holm-adjusted over the iterations searched (†: adjusted "
+            "p < 0.05). The headline table above does not pick.\n",
+            to_markdown(compare.best_of_table(best))]
 
 
 def maths_section(r: Report) -> list[str]:
@@ -104,7 +134,8 @@ def paper_section(r: Report) -> list[str]:
     md = [f"## Ours vs the paper ({r.backbone}, LANCE arXiv 2412.15151)\n"]
     if long.is_empty():
         return md + ["_this run shares no benchmark with the paper's tables_\n"]
-    md += ["gap = ours − paper, in points; the paper's rows are each method at its best iteration. "
+    md += [f"gap = ours − paper, in points; ours: each method at iteration {r.at} (its last when it ran fewer), "
+           "the paper's: each method at its best iteration. "
            "A column marked not comparable measures something else than the paper's (see 'How each score "
            "was measured').\n",
            to_markdown(pp.paper_vs_ours_table(long, not_comparable=r.not_comparable))]

@@ -2,14 +2,17 @@
 
 ``evaluation`` turns the summaries into one frame: per model (run key) and benchmark, and per
 average, the reported score, its 95 % bootstrap interval, the difference vs M_0 with its paired
-95 % interval and p (lancekit.core.stats). Every evaluation table of the report is a view of it:
-the paper's layout (`score_table`, `interval_table`), every iteration (`iteration_table`), the
-same in words (`sentences`) and what the items can resolve (`intervals_paragraph`).
+95 % interval and p (lancekit.core.stats; `paired` compares any two models on the same items,
+each item weighted as in the score: per subset for MMLU and MGSM). Every evaluation table of the
+report is a view of it: the paper's layout at the headline iteration (`headline_rows`,
+`score_table`, `interval_table`), every iteration (`iteration_table`), the same in words
+(`sentences`) and what the items can resolve (`intervals_paragraph`).
 """
 
 from __future__ import annotations
 
 import statistics
+from typing import NamedTuple
 
 import polars as pl
 
@@ -20,30 +23,72 @@ from . import words
 from .names import bench_name, group, method_name, model_label
 
 SIG_LEGEND = ("† p < 0.05 against M_0 on the same items (two-sided paired test: sign-flip permutation, "
-              "exact McNemar for 0/1 items; not corrected for the number of comparisons). "
+              "exact McNemar for 0/1 items; one comparison per model, not corrected for their number). "
               "**Bold**: best in the column, <u>underlined</u>: second best (over the rows shown).")
 
 
-def _items(summary: dict, bench: str) -> tuple[list, list] | None:
+class Items(NamedTuple):
+    ids: list
+    scores: list[float]
+    groups: list[str] | None  # each item's subset where the score is a mean over subsets, else None
+
+
+class Paired(NamedTuple):
+    model: list[float]
+    ref: list[float]
+    groups: list[str] | None
+
+
+def subsets(it: dict, n: int) -> list[str] | None:
+    """Each item's subset (its OpenCompass dataset: MMLU subject, MGSM language) from the item
+    record's ``datasets`` counts, in the order evaluate concatenates them
+    (lancekit.evaluation.items.benchmark_items); None for a benchmark of one dataset."""
+    counts = it.get("datasets") or {}
+    if len(counts) < 2:
+        return None
+    if sum(counts.values()) != n:
+        raise ValueError(f"per-item scores: {n} items but the datasets count {sum(counts.values())} ({counts})")
+    return [abbr for abbr, k in counts.items() for _ in range(k)]
+
+
+def _items(summary: dict, bench: str) -> Items | None:
     it = (summary.get("items") or {}).get(bench)
     if not it or not it.get("scores"):
         return None
-    ids = list(it.get("ids") or range(len(it["scores"])))
-    return ids, [float(v) for v in it["scores"]]
+    n = len(it["scores"])
+    return Items(list(it.get("ids") or range(n)), [float(v) for v in it["scores"]], subsets(it, n))
 
 
-def paired_items(model: dict, m0: dict, bench: str):
-    """(model items, M_0 items) on the same items (aligned by id when the order differs), or None."""
-    a, b = _items(model, bench), _items(m0, bench)
+def paired_items(model: dict, ref: dict, bench: str) -> Paired | None:
+    """(model items, reference items, subsets) on the same items (aligned by id when the order
+    differs), or None."""
+    a, b = _items(model, bench), _items(ref, bench)
     if a is None or b is None:
         return None
-    if a[0] == b[0]:
-        return a[1], b[1]
-    pos = {i: k for k, i in enumerate(a[0])}
-    common = [(pos[i], k) for k, i in enumerate(b[0]) if i in pos]
+    if a.ids == b.ids:
+        return Paired(a.scores, b.scores, a.groups)
+    pos = {i: k for k, i in enumerate(a.ids)}
+    common = [(pos[i], k) for k, i in enumerate(b.ids) if i in pos]
     if len(common) < 2:
         return None
-    return [a[1][i] for i, _ in common], [b[1][k] for _, k in common]
+    return Paired([a.scores[i] for i, _ in common], [b.scores[k] for _, k in common],
+                  None if a.groups is None else [a.groups[i] for i, _ in common])
+
+
+def paired(model: dict, ref: dict, benches: str | list[str], delta: float, *, n_boot: int = st.N_BOOT,
+           n_perm: int = st.N_PERM, seed: int = 0) -> dict:
+    """One model against another on the same items: of one benchmark (a name) or of the unweighted
+    average over benchmarks (a list); ``delta`` = the difference of the reported scores. The
+    stats.paired_test result, {} when either lacks per-item scores."""
+    kw = dict(n_boot=n_boot, n_perm=n_perm, seed=seed, delta=delta)
+    if isinstance(benches, str):
+        pair = paired_items(model, ref, benches)
+        return st.paired_test(pair.model, pair.ref, groups=pair.groups, key=benches, **kw) if pair else {}
+    pairs = {b: paired_items(model, ref, b) for b in benches}
+    if not pairs or not all(pairs.values()):
+        return {}
+    return st.paired_average_test({b: (p.model, p.ref) for b, p in pairs.items()},
+                                  groups={b: p.groups for b, p in pairs.items()}, **kw)
 
 
 def benchmarks_ran(summaries: dict[str, dict]) -> list[str]:
@@ -93,6 +138,7 @@ def evaluation(summaries: dict[str, dict], *, averages: dict[str, list[str]] | N
             averages["maths_avg"] = maths_benchmarks(ran)
     m0 = summaries.get("iter0")
     kw = dict(n_boot=n_boot, seed=seed)
+    tests = dict(n_perm=n_perm, **kw)
     rows = []
     for run, s in summaries.items():
         method, t = parse_run(run)
@@ -100,14 +146,13 @@ def evaluation(summaries: dict[str, dict], *, averages: dict[str, list[str]] | N
         base = {"run": run, "method": method, "iteration": t}
         for b in [b for b in ran if b in scores]:
             it = _items(s, b)
-            ci = st.score_interval(it[1], score=scores[b], key=b, **kw) if it else {"n": s.get(
-                "n_items", {}).get(b)}
+            ci = st.score_interval(it.scores, score=scores[b], key=b, groups=it.groups, **kw) if it else {
+                "n": s.get("n_items", {}).get(b)}
             row = {**base, "benchmark": b, "score": scores[b], "low": ci.get("low"), "high": ci.get("high"),
                    "n": ci.get("n")}
             if m0 is not None and b in (m0.get("scores") or {}) and m0["scores"][b] is not None:
                 delta = scores[b] - m0["scores"][b]
-                pair = paired_items(s, m0, b) if run != "iter0" else None
-                res = st.paired_test(*pair, delta=delta, key=b, n_perm=n_perm, **kw) if pair else {}
+                res = paired(s, m0, b, delta, **tests) if run != "iter0" else {}
                 row.update(delta_vs_m0=delta, delta_low=res.get("low"), delta_high=res.get("high"),
                            p=res.get("p"), discordant=res.get("discordant"))
             rows.append(row)
@@ -118,13 +163,12 @@ def evaluation(summaries: dict[str, dict], *, averages: dict[str, list[str]] | N
             its = {b: _items(s, b) for b in benches}
             row = {**base, "benchmark": name, "score": avg}
             if all(its.values()):
-                ci = st.average_interval({b: its[b][1] for b in benches}, scores=scores, **kw)
+                ci = st.average_interval({b: its[b].scores for b in benches}, scores=scores,
+                                         groups={b: its[b].groups for b in benches}, **kw)
                 row.update(low=ci["low"], high=ci["high"], n=ci["n"])
             if m0 is not None and all((m0.get("scores") or {}).get(b) is not None for b in benches):
                 delta = avg - sum(m0["scores"][b] for b in benches) / len(benches)
-                pairs = {b: paired_items(s, m0, b) for b in benches} if run != "iter0" else {}
-                res = (st.paired_average_test(pairs, delta=delta, n_perm=n_perm, **kw)
-                       if pairs and all(pairs.values()) else {})
+                res = paired(s, m0, list(benches), delta, **tests) if run != "iter0" else {}
                 row.update(delta_vs_m0=delta, delta_low=res.get("low"), delta_high=res.get("high"),
                            p=res.get("p"), discordant=res.get("discordant"))
             rows.append(row)
@@ -155,16 +199,36 @@ def best_iteration(ev: pl.DataFrame, method: str, last: int, avg: str = "avg") -
     return best_t
 
 
-def headline_rows(ev: pl.DataFrame, methods: list[str], iters: dict[str, int],
-                  avg: str = "avg") -> list[tuple[str, str]]:
-    """(label, run) of the paper-layout tables: base, SFT (M_0), each method at its best iteration."""
+def headline_iteration(last: int, at: int) -> int:
+    """The iteration a method is shown at: ``at`` (report.headline_iteration, fixed before any score
+    is seen), or its last when it runs fewer (Self-Instruct: one round). 0: none ran."""
+    return min(at, last)
+
+
+def headline_rows(ev: pl.DataFrame, methods: list[str], iters: dict[str, int], *,
+                  at: int) -> list[tuple[str, str]]:
+    """(label, run) of the paper-layout tables: base, SFT (M_0), each method at its headline
+    iteration (`headline_iteration`), the rows evaluated."""
     runs = set(ev["run"].to_list())
     rows = [(model_label(m, t), run_key(m, t)) for m, t in (("base", None), ("m0", 0))]
     for m in methods:
-        t = best_iteration(ev, m, iters.get(m, 0), avg)
+        t = headline_iteration(iters.get(m, 0), at)
         if t >= 1:
             rows.append((model_label(m, t), run_key(m, t)))
     return [(lab, r) for lab, r in rows if r in runs]
+
+
+def headline_note(methods: list[str], iters: dict[str, int], at: int) -> str:
+    """Which iteration each headline row is, and why."""
+    by_last: dict[int, list[str]] = {}
+    for m in methods:
+        if 1 <= iters.get(m, 0) < at:
+            by_last.setdefault(iters[m], []).append(method_name(m))
+    fewer = [f"{', '.join(ms)} at M_{t}, " + ("its last (it runs" if len(ms) == 1 else "their last (they run")
+             + f" {t})" for t, ms in by_last.items()]
+    return (f"Each method at iteration {at} (`report.headline_iteration`, fixed before the scores are seen; "
+            f"the paper reports iteration 4), not at the iteration that scored best on these test items"
+            + (f"; {'; '.join(fewer)}" if fewer else "") + ". ")
 
 
 def rank_marks(values: list[float | None], digits: int = 2) -> list[str]:
@@ -290,8 +354,11 @@ def intervals_paragraph(ev: pl.DataFrame, benches: list[str], avg: str = "avg") 
     no_items = ev["low"].null_count() == ev.height
     head = ("The summaries carry no per-item scores: no intervals and no tests, the scores are point "
             "estimates." if no_items else
-            f"Intervals: 95 % percentile bootstrap over items ({st.N_BOOT} resamples, fixed seed); tests: "
-            "paired on the same items against M_0.")
+            f"Intervals: 95 % percentile bootstrap over items ({st.N_BOOT} resamples, fixed seed; within each "
+            "subset for a benchmark scored as a mean over subsets, MMLU's subjects and MGSM's languages, "
+            "weighted as in the score); tests: paired on the same items against M_0. They measure the "
+            "uncertainty of the items only: a model trained again with another seed scores differently, "
+            "which no item interval covers.")
     if not lines:
         return head + "\n"
     a = ev.filter((pl.col("benchmark") == avg) & (pl.col("run") == "iter0"))

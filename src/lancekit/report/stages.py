@@ -15,15 +15,25 @@ def _skip_note(reason: str | None) -> str:
     return reason if reason.startswith("skipped") else f"skipped: {reason}"
 
 
+def _training_note(d: dict) -> str:
+    if d.get("skipped"):
+        return _skip_note(d.get("reason"))
+    return "few optimizer steps: under train.min_steps_warning" if d.get("few_steps") else ""
+
+
 def training_table(infos: dict[tuple[int, str], dict]) -> pl.DataFrame:
-    """One row per training stage run ((iteration, "SFT"|"DPO") -> lance_train.json)."""
+    """One row per training stage run ((iteration, "SFT"|"DPO") -> lance_train.json): the
+    optimizer steps the job planned (lancekit.training.plan) beside those the trainer made."""
     rows = []
     for (t, stage), d in sorted(infos.items(), key=lambda kv: (kv[0][0], kv[0][1] != "SFT")):
-        rows.append({"iter": t, "stage": stage, "examples": d.get("n_examples"), "steps": d.get("steps"),
-                     "first loss": d.get("first_loss"), "final loss": d.get("final_loss"),
-                     "seconds": d.get("seconds"),
-                     "note": _skip_note(d.get("reason")) if d.get("skipped") else ""})
-    return pl.DataFrame(rows)
+        plan = d.get("step_plan") or {}
+        rows.append({"iter": t, "stage": stage, "examples": d.get("n_examples"),
+                     "global batch": plan.get("global_batch"), "planned steps": d.get("planned_steps"),
+                     "steps": d.get("steps"), "first loss": d.get("first_loss"), "final loss": d.get("final_loss"),
+                     "seconds": d.get("seconds"), "note": _training_note(d)})
+    df = pl.DataFrame(rows)
+    # records written before jobs planned their steps have no plan: no empty columns for them
+    return df.drop([c for c in ("global batch", "planned steps") if c in df.columns and df[c].null_count() == len(df)])
 
 
 FUNNEL_COLUMNS = ("iter", "seeds reviewed", "low", "high", "instructions", "responses", "negatives",

@@ -17,6 +17,8 @@ is its entry point).
   dir of any other training is removed. Checkpoints never reach OUT_DIR.
 - DPO: start it from the SFT output (--model SFT_DIR); LLaMA-Factory then uses that model as the
   reference model (ref_model is left unset).
+- Before it trains, the job prints its optimizer-step plan (lancekit.training.plan) and records it
+  in lance_train.json (planned_steps, step_plan), which the report's training table shows.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ..core.envs import OFFLINE_ENV
 from ..core.io import read_jsonl_lenient, write_json
 from ..core.provenance import model_fingerprint
 from .config import build_export_config, build_train_config, dataset_info_file
+from .plan import plan_lines, processes, step_plan, too_few
 
 MODEL_FILES = ("config.json", "tokenizer_config.json")
 RUN_STAMP = "lance_run.fingerprint"  # in the work folder: which training it belongs to
@@ -240,16 +243,16 @@ def prepare(work: Path, stage: str, in_dir: Path, data: Path, template_file: str
     return cfg
 
 
-def run_trainer(work: Path, cfg: dict, log: str | None) -> dict | None:
-    """`llamafactory-cli train` (and `export` for LoRA), output streamed to `log`. Returns the
-    export config, if any."""
+def run_trainer(work: Path, cfg: dict, log: str | None, env: dict | None = None) -> dict | None:
+    """`llamafactory-cli train` (and `export` for LoRA), output streamed to `log`, in `env`
+    (default: child_env()). Returns the export config, if any."""
     cli = cli_path()
     log_path = Path(log).resolve() if log else None
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
     log_name = str(log_path) if log_path else "the output above"
     with open(log_path, "ab") if log_path else contextlib.nullcontext(sys.stdout.buffer) as sink:
-        env = child_env()
+        env = env or child_env()
         if env.get("FORCE_TORCHRUN"):
             print(f"training on {env['NPROC_PER_NODE']} GPUs (torchrun)", flush=True)
         run_streamed([cli, "train", str(work / "train.yaml")], sink, work, "llamafactory-cli train", log_name, env)
@@ -311,8 +314,9 @@ def drop_checkpoints(output_dir: Path) -> None:
 
 
 def train(stage: str, model: str, data: str, out: str, template_file: str, settings: dict,
-          log: str | None = None, keep_work: bool = False) -> dict:
-    """Train `stage` from `model` on `data` into `out` (see the module docstring)."""
+          log: str | None = None, keep_work: bool = False, min_steps: int = 0) -> dict:
+    """Train `stage` from `model` on `data` into `out` (see the module docstring); the optimizer
+    steps it plans are printed first, with a WARNING under `min_steps` (0: never)."""
     in_dir, data, out = Path(model).resolve(), Path(data).resolve(), Path(out).resolve()
     work, t0 = Path(str(out) + ".work"), time.time()
     if not (in_dir / "config.json").exists():
@@ -343,7 +347,13 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
         dump_yaml(work / "train.yaml", cfg)
         info["resumed_from"] = resume.name
         print(f"resuming the killed {stage} run from {resume}", flush=True)
-    export_cfg = run_trainer(work, cfg, log)
+    gpus = accelerator_count()
+    env = child_env(gpus)
+    plan = step_plan(n, cfg, processes(env, gpus))
+    info.update(planned_steps=plan.steps, step_plan=plan.as_dict(), few_steps=too_few(plan, min_steps))
+    for line in plan_lines(plan, min_steps, f"train {stage}"):
+        print(line, flush=True)
+    export_cfg = run_trainer(work, cfg, log, env)
     drop_checkpoints(Path(cfg["output_dir"]))
     cfg.pop("resume_from_checkpoint", None)
     info.update(check_model_dir(final, in_dir))
