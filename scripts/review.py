@@ -9,6 +9,7 @@ chunks of requests are kept in <shard file>.progress.jsonl and not sent again by
 
 from _cli import Timer, load_job
 from lancekit.core.io import read_json, write_json
+from lancekit.core.provenance import code_version
 from lancekit.core.settings import load
 from lancekit.data import records
 from lancekit.data.prompts import Prompts
@@ -23,7 +24,7 @@ from lancekit.data.review import (
     too_long_warnings,
 )
 from lancekit.generation import shards
-from lancekit.generation.progress import Progress
+from lancekit.generation.progress import Progress, engine_key
 from lancekit.generation.settings import GenerationSettings
 
 
@@ -58,7 +59,8 @@ def main() -> None:
         tally["reused_scores"] = 1
     elif recs:
         prompts = Prompts.load({"system": job.input.system, "review": job.input.review})
-        progress = Progress(Progress.beside(job.output.shard), p["model"])
+        engine = engine_key(generation, code_version("review"))
+        progress = Progress(Progress.beside(job.output.shard), p["model"], engine)
         recs, tokens = judge(recs, prompts, review, generation, p["model"], progress, stage, p["chunk"])
         progress.finish()
         tally.update(tokens, **progress.tally())

@@ -102,6 +102,11 @@ SHIPPED_SEED = str(ROOT / "data" / "seed" / "lance_seed.json")
       "generate": 4, "review_seed": 2, "review_new": 2, "missing_data": 1, "authors_prompt": 4}),
     # no iteration: base and M_0 are trained and evaluated, and the report shows them
     ((), {"iters": 0}, {"train_m0": 1, "train_sft": 0, "evaluate": 2, "review_seed": 0, "report": 1}),
+    # training-seed replicates (train.seeds): M_0 and LANCE's M_1 trained again per seed (SFT, then
+    # DPO from that replicate's SFT) and evaluated; the main chain's jobs as without seeds
+    ((), {"train": {"seeds": [1, 2]}, "iters": 1},
+     {"train_m0": 1, "train_m0_seed": 2, "train_sft": 1, "train_sft_seed": 2, "train_dpo": 1, "train_dpo_seed": 2,
+      "evaluate": 3 + 4, "generate": 1, "report": 1}),
 ])
 def test_shipped_configs_dry_run(tmp_path, configs, config, jobs):
     out = dry_run(tmp_path, *configs, config=config)

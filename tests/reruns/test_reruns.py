@@ -278,6 +278,25 @@ def test_adding_a_method_reruns_nothing_of_the_others(checkout):
     assert len(plan["train_sft"]) == 2 and "train_dpo" not in plan  # lance_sft_only's 2 iterations
 
 
+def test_training_seeds_add_replicates_and_rerun_nothing_existing(own_checkout):
+    """train.seeds: a seed adds its replicates' training and evaluation jobs; no model of the main
+    chain and no replicate already made trains again; dropping a seed reruns only the report."""
+    def replicate_jobs(change):
+        plan = own_checkout.plan(change)
+        assert all(r.startswith(("Missing output files", "Input files updated by another job"))
+                   for rs in plan.values() for r in rs), plan
+        assert set(plan) == {"train_m0_seed", "train_sft_seed", "train_dpo_seed", "evaluate", "report"}, plan
+        return {rule: len(plan[rule]) for rule in plan}
+
+    # M_0; SFT: LANCE 2, Self-Instruct 1, I-SHEEP 2; DPO: LANCE 2, SPIN 2; each of the 8 evaluated
+    per_seed = {"train_m0_seed": 1, "train_sft_seed": 5, "train_dpo_seed": 4, "evaluate": 8, "report": 1}
+    assert replicate_jobs({"train": {"seeds": [7]}}) == per_seed
+    own_checkout.lance(change={"train": {"seeds": [7]}})
+    assert own_checkout.plan({"train": {"seeds": [7]}}) == {}
+    assert replicate_jobs({"train": {"seeds": [7, 8]}}) == per_seed  # seed 8's only
+    assert set(own_checkout.plan()) == {"report"}  # no seeds again: the report names fewer files
+
+
 def test_more_shards_are_more_engine_jobs_and_rerun_nothing_else_directly(checkout):
     plan = checkout.plan({"shards": 2})
     # 2 shards of each iteration that has the stage: LANCE 2, Self-Instruct 1, SPIN 2, I-SHEEP 2
@@ -342,6 +361,40 @@ def test_a_killed_run_does_not_block_the_next_one(own_checkout):
     assert "releasing the lock left by a killed run" in out
     assert "removed the leftover of a killed job" in out
     assert not list((checkout.root / "results").rglob("*.part"))
+    assert checkout.plan() == {}
+
+
+def test_a_dry_run_or_a_second_run_never_breaks_a_live_runs_lock(own_checkout):
+    """A live run holds its lock: a dry run beside it changes nothing, a second real run refuses
+    to start (Snakemake's own lock message) and removes none of the live run's in-flight files."""
+    checkout = own_checkout
+    with open(checkout.root / "config/prompts/review.txt", "a") as f:
+        f.write("\n")
+    mark = checkout.root / "clean-started"
+    env = dict(checkout.env, FAKE_STAGE_HANG="clean", FAKE_STAGE_MARK=str(mark))
+    live = subprocess.Popen([str(checkout.root / "lance"), "--configfile", "cfg.yaml", "--cores", "1"],
+                            cwd=checkout.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not mark.exists():
+            time.sleep(0.2)
+        assert mark.exists(), "the clean job should have started"
+        part = checkout.root / "results" / "lance" / "iter1" / ".clean.json.live.part"
+        part.write_text("being written")
+        locks = sorted((checkout.root / ".snakemake" / "locks").iterdir())
+        dry = checkout.lance("-n")
+        assert "releasing the lock" not in dry
+        second = checkout.lance(check=False)
+        assert "releasing the lock" not in second
+        assert "LockException" in second or "cannot be locked" in second, second[-2000:]
+        assert sorted((checkout.root / ".snakemake" / "locks").iterdir()) == locks and part.exists()
+        assert live.poll() is None, "the live run goes on"
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
+    out = checkout.lance()
+    assert "releasing the lock left by a killed run" in out and not part.exists()
     assert checkout.plan() == {}
 
 

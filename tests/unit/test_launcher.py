@@ -1,5 +1,6 @@
 """./lance's launcher (lancekit.pipeline.launcher) and the job environment (lancekit.pipeline.environ)."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -95,3 +96,22 @@ def test_engine_environments_are_built_ahead_only_for_the_integration_tests(monk
     log = launcher.build_engines_in_background(list(launcher.TEST_PATHS))
     assert log is not None and log.parent == tmp_path
     assert started and started[0][-3:] == ["vllm", "llamafactory", "opencompass"] and started[0][0] == "nice"
+
+
+@pytest.mark.parametrize("args,runs", [
+    ([], True), (["--cores", "2", "results/report/report.md"], True), (["-j4", "-p"], True),
+    (["-n"], False), (["-np"], False), (["--dry-run"], False), (["--detailed-summary"], False),
+    (["--configfile", "a.yaml", "-n", "t"], False), (["--unlock"], False), (["--lint=json"], False),
+])
+def test_only_a_command_that_runs_jobs_takes_or_releases_locks(args, runs):
+    assert launcher.runs_jobs(args) is runs
+
+
+def test_the_run_lock_is_held_by_one_run_at_a_time_and_dropped_with_it(tmp_path):
+    (tmp_path / ".snakemake").mkdir()
+    first = launcher.hold_run_lock(tmp_path)
+    assert first is not None and launcher.hold_run_lock(tmp_path) is None   # flock: per open file
+    os.close(first)                                                         # the run ended
+    again = launcher.hold_run_lock(tmp_path)
+    assert again is not None
+    os.close(again)

@@ -2,6 +2,8 @@
 requests, groups with lineage, Self-Instruct's cleaning against the pool, and each method's
 training sets."""
 
+import pytest
+
 from lancekit.data import generate
 from lancekit.data.clean import CleanRules, clean_groups
 from lancekit.data.judge import HealthLimits
@@ -119,3 +121,14 @@ def test_i_sheep_writes_its_own_number_of_tasks_when_set():
     assert i_sheep.METHOD.generate_settings(config).instructions_per_seed == 4
     config["i_sheep"]["instructions_per_seed"] = None  # null: Self-Instruct's
     assert i_sheep.METHOD.generate_settings(config) == self_instruct.METHOD.generate_settings(config)
+
+
+def test_where_sft_starts_as_a_run_key():
+    """I-SHEEP restarts from M_0 or the base model itself (its code: a LoRA on the base each
+    iteration); the others continue from M_{t-1} (M_0 for iteration 1)."""
+    assert [i_sheep.METHOD.sft_start({"i_sheep": {"start": s}}, 3) for s in ("m0", "base", "previous")] == \
+        ["iter0", "base", "i_sheep/iter2"]
+    assert i_sheep.METHOD.sft_start({"i_sheep": {"start": "previous"}}, 1) == "iter0"
+    assert self_instruct.METHOD.sft_start({}, 1) == "iter0" and self_instruct.METHOD.sft_start({}, 2) == "self_instruct/iter1"
+    with pytest.raises(ValueError, match="SFT start"):
+        i_sheep.METHOD.sft_start({"i_sheep": {"start": "nowhere"}}, 1)

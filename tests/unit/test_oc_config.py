@@ -484,3 +484,35 @@ def test_a_killed_evaluation_with_every_result_on_disk_needs_no_server(tmp_path)
     (res / "gsm8k.json").write_text("{}")
     assert all_results_on_disk(tmp_path / "run", "m", specs)
     assert not all_results_on_disk(tmp_path / "run", "m", resolve_benchmarks(["mmlu"]))  # several datasets
+
+
+def test_an_evaluation_reuses_its_run_folder_only_for_the_same_model_config_data_and_code(tmp_path):
+    """A rerun for a fix in the evaluation code or a changed benchmark file under the same path
+    must not go on with --reuse in the old run folder (OpenCompass would skip every finished
+    task and the old scores would come back)."""
+    from lancekit.evaluation.opencompass import reusable_run
+    from lancekit.evaluation.registry import data_fingerprint
+
+    mc = tmp_path / "lance_mc.jsonl"
+    mc.write_text('{"q": 1}\n')
+    cache = tmp_path / "cache"
+    (cache / "data" / "gsm8k").mkdir(parents=True)
+    (cache / "data" / "gsm8k" / "test.jsonl").write_text("a\n")
+    specs = [{"name": "lance_mc", "path": str(mc)}, {"name": "gsm8k"}]
+    before = data_fingerprint(specs, str(cache))
+    assert data_fingerprint(specs, str(cache)) == before
+    time.sleep(0.01)
+    mc.write_text('{"q": 2}\n')                                   # an edited shipped benchmark
+    edited_mc = data_fingerprint(specs, str(cache))
+    (cache / "data" / "gsm8k" / "test.jsonl").write_text("ab\n")  # a restaged upstream file
+    assert len({before, edited_mc, data_fingerprint(specs, str(cache))}) == 3
+
+    model = tmp_path / "model"
+    model.mkdir()
+    work = tmp_path / "eval"
+    work.mkdir()
+    assert reusable_run(work, "config\ndata A\ncode 1", str(model)) is None
+    (work / "20260101_000000").mkdir()                            # the killed run's folder
+    assert reusable_run(work, "config\ndata A\ncode 1", str(model)) == work / "20260101_000000"
+    assert reusable_run(work, "config\ndata A\ncode 2", str(model)) is None
+    assert not (work / "20260101_000000").exists()

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 
 from lancekit.core.provenance import model_fingerprint
-from lancekit.generation.progress import Progress, request_key
+from lancekit.generation.progress import Progress, engine_key, request_key
 from lancekit.generation.run import run_requests
-from lancekit.generation.settings import Sampling
+from lancekit.generation.settings import GenerationSettings, Sampling, VLLMArgs
 from lancekit.generation.vllm_engine import Completion
 
 SAMPLING = Sampling(temperature=0.7, top_p=0.9)
@@ -116,3 +116,32 @@ def test_the_model_is_in_the_key(tmp_path):
     (model / "model.safetensors").write_bytes(b"1234")  # retrained in place
     assert model_fingerprint(str(model)) != before
     assert model_fingerprint("org/name") == "org/name"
+
+
+GEN = GenerationSettings(VLLMArgs(), SAMPLING, 1234)
+
+
+@pytest.mark.parametrize("other,code", [
+    (replace(GEN, vllm=VLLMArgs(dtype="bfloat16")), "c1"),
+    (replace(GEN, vllm=VLLMArgs(max_model_len=8192)), "c1"),
+    (replace(GEN, vllm=VLLMArgs(tensor_parallel_size=2)), "c1"),
+    (replace(GEN, vllm=VLLMArgs(in_process=True)), "c1"),
+    (replace(GEN, vllm=VLLMArgs(extra={"enable_prefix_caching": False})), "c1"),
+    (replace(GEN, trust_remote_code=True), "c1"),
+    (GEN, "c2"),                                   # the stage's code changed
+])
+def test_a_changed_engine_or_code_never_replays_a_finished_target(tmp_path, other, code):
+    """The progress file stays beside a finished target: a rerun for an engine setting (raising
+    max_model_len after a prompt_too_long warning, say) or a code fix must send every request
+    again, not answer it from disk."""
+    path = tmp_path / "shard.json.progress.jsonl"
+    first = Progress(path, "m", engine_key(GEN, "c1"))
+    out = run_requests(CannedEngine(), reqs(3), SAMPLING, 8, "x", first, 2)
+    first.finish()
+    again = Progress(path, "m", engine_key(GEN, "c1"))
+    engine = CannedEngine()
+    assert run_requests(engine, reqs(3), SAMPLING, 8, "x", again, 2) == out and engine.sent == 0
+    changed = Progress(path, "m", engine_key(other, code))
+    engine = CannedEngine()
+    run_requests(engine, reqs(3), SAMPLING, 8, "x", changed, 2)
+    assert engine.sent == 3 and changed.tally()["requests_resumed"] == 0

@@ -14,7 +14,7 @@ from lancekit.core.io import leftovers
 from lancekit.core.paths import REPO
 from lancekit.core.provenance import code_version
 from lancekit.generation.settings import generation_settings
-from lancekit.methods.runs import parse_run, pattern
+from lancekit.methods.runs import parse_run, pattern, split_seed
 from lancekit.core.base_model import cached_snapshot
 from lancekit.data import authors
 from lancekit.pipeline.config_check import (
@@ -326,27 +326,34 @@ def train_job_settings(stage):
 
 
 def get_sft_start(wildcards):
-    """SFT of iteration t starts from M_{t-1}, or from M_0 for a method that restarts (I-SHEEP)."""
-    if METHODS[wildcards.method].sft_from(config) == "m0":
-        return get_model(0, wildcards.method)
-    return get_model(int(wildcards.t) - 1, wildcards.method)
+    """M_{t-1}, or M_0 or the base model for a method that restarts (I-SHEEP): Method.sft_start."""
+    return model_of_run(METHODS[wildcards.method].sft_start(config, int(wildcards.t)))
 
 
 def get_dpo_start(wildcards):
-    """DPO starts from (and is referenced to) this iteration's SFT model (LANCE), or from M_{t-1}
-    (SPIN, the DPO-data-only ablation)."""
+    """DPO starts from (and is referenced to) this iteration's SFT model (LANCE; a seed replicate's
+    own: wildcard s), or from M_{t-1} of the main chain (SPIN, the DPO-data-only ablation)."""
     if METHODS[wildcards.method].dpo_from == "previous":
         return get_model(int(wildcards.t) - 1, wildcards.method)
-    return f"{iter_dir(wildcards)}/sft_model"
+    seed = getattr(wildcards, "s", None)
+    return f"{iter_dir(wildcards)}/{f'seed{seed}/' if seed is not None else ''}sft_model"
 
 
 def get_final_targets():
     return ["results/report/report.md"]
 
 
-def get_eval_model(wildcards):
-    method, t = parse_run(wildcards.run)
+def model_of_run(run):
+    """The model folder of a run key (lancekit.methods.runs), a seed replicate's too."""
+    main, seed = split_seed(run)
+    method, t = parse_run(main)
+    if seed is not None:
+        return layout.replicate_model(main, seed)
     return get_base_model() if method == "base" else get_model(t, method)
+
+
+def get_eval_model(wildcards):
+    return model_of_run(wildcards.run)
 
 
 def embedded_benchmarks():

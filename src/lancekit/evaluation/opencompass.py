@@ -31,7 +31,7 @@ from ..core import envs
 from ..core.envs import OFFLINE_ENV
 from ..core.io import write_json, write_text_atomic
 from ..core.paths import with_src
-from ..core.provenance import model_fingerprint
+from ..core.provenance import code_version, model_fingerprint
 from .items import ItemError, benchmark_items, check_item_scores
 from .measured import package_versions, provenance, staged_report
 from .registry import (
@@ -39,6 +39,7 @@ from .registry import (
     BenchmarkError,
     backend_of,
     check_benchmark_data,
+    data_fingerprint,
     dataset_abbrs_of,
     resolve_benchmarks,
 )
@@ -222,9 +223,12 @@ def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: d
         return render_eval_config(str(model), abbr, specs, settings, trust_remote_code, backend=group,
                                   api_base=api_base, concurrency=concurrency)
 
-    # the server's port changes from run to run: not part of what makes a run reusable
+    # the server's port changes from run to run: not part of what makes a run reusable; the
+    # benchmark files and the evaluation's code are (a fix or an edited file must not reuse scores)
     reuse = reusable_run(work_dir, render("http://127.0.0.1:PORT/v1" if group == "vllm" else None)
-                         + (repr(sorted(vllm.items())) if group == "vllm" else ""), str(model))
+                         + (repr(sorted(vllm.items())) if group == "vllm" else "")
+                         + f"\ndata {data_fingerprint(specs, os.environ.get('COMPASS_DATA_CACHE'))}"
+                         + f"\ncode {code_version('evaluate')}", str(model))
     log_path = work_dir / f"opencompass_{abbr}.log"
     env = child_env(work_dir, settings)
     env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")

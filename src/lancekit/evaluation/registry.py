@@ -16,8 +16,10 @@ lancekit.evaluation.summary.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import truthfulqa
 
@@ -285,6 +287,23 @@ def _subsets(bench: Benchmark, asked) -> list[str]:
         known = ", ".join(bench.all_subsets)
         raise BenchmarkError(f"benchmark {bench.name}: unknown subsets {unknown}; known: {known}")
     return [a for a in bench.all_subsets if a in asked]  # the module's order
+
+
+def data_fingerprint(specs: list[dict], compass_data_cache: str | None) -> str:
+    """Names, sizes and times of every file the requests read (the shipped benchmarks' jsonl,
+    the staged files and folders under the cache): an edited or regenerated benchmark file
+    changes it."""
+    parts = []
+    for spec in specs:
+        bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
+        paths = ([spec["path"]] if bench.kind in ("number", "mc") else
+                 [os.path.join(compass_data_cache or "", rel) for rel in data_paths(spec)])
+        for path in map(Path, paths):
+            files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+            for f in files:
+                st = f.stat() if f.is_file() else None
+                parts.append(f"{f}:{st.st_size}:{st.st_mtime_ns}" if st else f"{f}:missing")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def data_paths(spec: dict) -> list[str]:

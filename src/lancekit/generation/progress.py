@@ -5,8 +5,11 @@ whose completions are not in it, so a kill loses at most the chunk in flight.
 
 Each line is ``{"k": <key>, "c": [completions]}``. The key is a hash of everything that decides
 a completion: the request's id and seed, the filled-in messages, samples, stop strings, choice
-constraint, token budget, temperature, top_p, and the model (its name, or for a directory the
-names, sizes and times of its files). A changed prompt, setting or model never reuses a line.
+constraint, token budget, temperature, top_p, the model (its name, or for a directory the names,
+sizes and times of its files), the engine's settings (dtype, context length, tensor parallelism,
+in-process or not, its extra arguments, remote code) and the stage's code version. A changed
+prompt, setting, engine, model or code never reuses a line, so the file may stay beside a
+finished target: a rerun for any of those reasons recomputes every request.
 
 A torn last line (killed in the middle of a write) is dropped when the file is opened; lines no
 request of the finished stage asked for are dropped when it finishes. Deleting the file is always
@@ -22,15 +25,24 @@ from pathlib import Path
 
 from ..core.io import write_text_atomic
 from ..core.provenance import model_fingerprint
-from .settings import Sampling
+from .settings import GenerationSettings, Sampling
 
 
-def request_key(req: dict, sampling: Sampling, max_tokens: int, model: str) -> str:
+def engine_key(generation: GenerationSettings, code: str) -> dict:
+    """What of the engine and the code decides a completion, besides the request and the model."""
+    v = generation.vllm
+    return {"dtype": v.dtype, "max_model_len": v.max_model_len, "tensor_parallel_size": v.tensor_parallel_size,
+            "in_process": v.in_process, "extra": v.extra, "trust_remote_code": generation.trust_remote_code,
+            "code": code}
+
+
+def request_key(req: dict, sampling: Sampling, max_tokens: int, model: str, engine: dict | None = None) -> str:
     """The key of one request's completions (see the module docstring)."""
     decisive = {"id": req.get("key"), "seed": req["seed"], "messages": req["messages"], "n": req["n"],
                 "stop": list(req.get("stop") or []), "choice": list(req.get("choice") or []),
                 "max_tokens": req.get("max_tokens") or max_tokens,
-                "temperature": sampling.temperature, "top_p": sampling.top_p, "model": model}
+                "temperature": sampling.temperature, "top_p": sampling.top_p, "model": model,
+                "engine": engine or {}}
     text = json.dumps(decisive, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -38,9 +50,10 @@ def request_key(req: dict, sampling: Sampling, max_tokens: int, model: str) -> s
 class Progress:
     """The progress file of one job target; ``path=None`` keeps nothing (the unchunked call)."""
 
-    def __init__(self, path: str | os.PathLike | None, model: str = ""):
+    def __init__(self, path: str | os.PathLike | None, model: str = "", engine: dict | None = None):
         self.path = Path(path) if path else None
         self.model = model_fingerprint(model) if model else ""
+        self.engine = engine or {}
         self.done: dict[str, list[dict]] = {}
         self.used: set[str] = set()
         self.sent = self.resumed = self.chunks = 0
@@ -67,7 +80,7 @@ class Progress:
             write_text_atomic(self.path, data[:good].decode("utf-8"))
 
     def key(self, req: dict, sampling: Sampling, max_tokens: int) -> str:
-        return request_key(req, sampling, max_tokens, self.model)
+        return request_key(req, sampling, max_tokens, self.model, self.engine)
 
     def get(self, key: str) -> list[dict] | None:
         comps = self.done.get(key)

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from ..data import prompts
 from ..data.review import ReviewSettings
 from ..generation.settings import Sampling
+from . import runs
 
 # Every stage of an iteration, in the order they run; a method has some of them.
 STAGES = ("review_seed", "generate", "clean", "review_new", "annotate", "train_sft", "train_dpo")
+# Where a method's SFT may start (`Method.sft_from`): M_{t-1}, M_0, or the base model itself.
+SFT_STARTS = ("previous", "m0", "base")
 DATA_STAGES = ("review_seed", "generate", "clean", "review_new", "annotate")
 # What annotate may read, by name (the workflow knows the files: workflow/rules/common.smk).
 ANNOTATE_FILES = ("reviewed_seed", "reviewed_new", "seed_stats", "new_stats", "cleaned", "raw", "seed",
@@ -85,8 +88,17 @@ class Method:
         return "model" if self.stages[-1] == "train_dpo" else "sft_model"
 
     def sft_from(self, config: dict) -> str:
-        """Where SFT of iteration t starts: "previous" (M_{t-1}) or "m0"."""
+        """Where SFT of iteration t starts: "previous" (M_{t-1}), "m0" or "base" (the base model)."""
         return "previous"
+
+    def sft_start(self, config: dict, iteration: int) -> str:
+        """The run key (lancekit.methods.runs) of the model SFT of ``iteration`` starts from."""
+        start = self.sft_from(config)
+        if start not in SFT_STARTS:
+            raise ValueError(f"{self.name}: SFT start {start!r}, expected one of {SFT_STARTS}")
+        if start == "base":
+            return runs.BASE
+        return runs.M0 if start == "m0" else runs.run_key(self.name, iteration - 1)
 
     # --- the data stages ----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from ..data import authors
 from ..evaluation import staging
 from ..evaluation.registry import BENCHMARKS, BenchmarkError, check_benchmark_data, resolve_benchmarks
 from ..methods import prompt_slots
-from ..training.settings import overlay_problems
+from ..training.settings import overlay_problems, seed_problems
 
 
 class ConfigError(ValueError):
@@ -87,7 +87,7 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     if gpus and tp > gpus:
         problems.append(f"vllm.tensor_parallel_size: {tp} GPUs per engine, but resources.vllm.gpu asks the "
                         f"scheduler for {gpus}")
-    problems += overlay_problems(config["train"])
+    problems += overlay_problems(config["train"]) + seed_problems(config["train"])
     if problems:
         raise config_error(problems)
 

@@ -12,12 +12,17 @@ directory (``--directory``/``-d``), with Snakemake's own parser. Note that ``--c
 targets first, or write ``--configfile=FILE`` (one value) or end the list with another option.
 
 A run that was killed (kill -9, a lost terminal) leaves Snakemake's lock behind and the next run
-would refuse to start: when the last run started by ./lance in that directory is no longer
-alive, its lock is released first.
+would refuse to start. Every ./lance run that runs jobs holds an exclusive ``flock`` on
+``.snakemake/lance.lock`` for its whole life (Snakemake inherits the open file); the kernel
+drops it when the run dies, however it dies. The next run that gets that lock knows no ./lance
+run is alive there, so Snakemake's lock is stale and is released first; one that does not get it
+leaves Snakemake's lock alone (Snakemake then refuses to start, as it should). A dry run or a
+summary (``-n``, ``--summary``, ...) runs no job: it neither takes nor releases anything.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -69,18 +74,45 @@ def build_engines_in_background(args: list[str]) -> Path | None:
     return log
 
 
-def release_stale_lock(directory: Path) -> bool:
-    """Release the lock a killed ./lance run left in ``directory``; True when one was released."""
-    snakemake_dir = directory / ".snakemake"
-    locks = snakemake_dir / "locks"
-    if not (locks.is_dir() and any(locks.iterdir())):
-        return False
+# options with which Snakemake runs no job (and takes no lock of its own)
+NO_JOB_OPTIONS = {"-n", "--dry-run", "--dryrun", "--dry_run", "-S", "--summary", "-D", "--detailed-summary",
+                  "--list", "-l", "--list-rules", "--list-target-rules", "--lt", "--list-changes", "--lc",
+                  "--list-input-changes", "--li", "--list-params-changes", "--lp", "--list-code-changes",
+                  "--list-untracked", "--lint", "--dag", "--rulegraph", "--filegraph", "--d3dag", "--unlock",
+                  "--report", "--containerize", "--export-cwl", "--print-compilation", "--version", "-v",
+                  "--help", "-h"}
+
+
+def runs_jobs(args: list[str]) -> bool:
+    """Whether a Snakemake command line runs jobs: none of NO_JOB_OPTIONS (``--opt=value`` too),
+    and no short-option cluster with ``n`` (``-np``)."""
+    for a in args:
+        if a.split("=", 1)[0] in NO_JOB_OPTIONS:
+            return False
+        if a.startswith("-") and not a.startswith("--") and a[1:].isalpha() and "n" in a[1:]:
+            return False
+    return True
+
+
+def hold_run_lock(directory: Path) -> int | None:
+    """An exclusive flock on ``.snakemake/lance.lock`` held by this process and, through exec, by
+    Snakemake until it ends; the file descriptor, or None when a live ./lance run holds it."""
+    fd = os.open(directory / ".snakemake" / "lance.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        last = int((snakemake_dir / "lance.pid").read_text().strip())
-        os.kill(last, 0)
-        return False  # the run that holds it is alive
-    except (OSError, ValueError):
-        pass
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    os.set_inheritable(fd, True)  # Snakemake (exec) keeps it, and with it the lock
+    return fd
+
+
+def release_stale_lock(directory: Path, run_lock: int | None) -> bool:
+    """Release the lock a killed ./lance run left in ``directory`` when this run holds the run
+    lock (``run_lock``: so no other ./lance run is alive there); True when one was released."""
+    locks = directory / ".snakemake" / "locks"
+    if run_lock is None or not (locks.is_dir() and any(locks.iterdir())):
+        return False
     print("lance: releasing the lock left by a killed run", file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "snakemake", "--unlock", "--cores", "1", "-q", "--directory",
                     str(directory)], check=True, stdout=subprocess.DEVNULL)
@@ -96,11 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, argv)
     if args[:1] == ["envs"]:
         os.execv(sys.executable, [sys.executable, "-m", "snakemake", "--cores", "all", "envs", *args[1:]])
-    directory = working_directory(args)
-    (directory / ".snakemake").mkdir(parents=True, exist_ok=True)
-    release_stale_lock(directory)
-    (directory / ".snakemake" / "lance.pid").write_text(f"{os.getpid()}\n")
-    # exec: Snakemake keeps this pid, the one lance.pid names
+    if runs_jobs(args):
+        directory = working_directory(args)
+        (directory / ".snakemake").mkdir(parents=True, exist_ok=True)
+        release_stale_lock(directory, hold_run_lock(directory))
+    # exec: Snakemake keeps this process, and the run lock's open file with it
     os.execv(sys.executable, [sys.executable, "-m", "snakemake", *args])
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import methods
-from ..methods.runs import eval_runs
+from ..methods.runs import M0, eval_runs, parse_run, replicate_runs
 
 SHARD_STAGES = ("review_seed", "generate", "review_new")
 # the staging report of the benchmark data (eval.data), its data/ folder beside it:
@@ -27,6 +27,21 @@ def stage_times(config: dict, folder: str, stage: str) -> list[str]:
         n = config["shards"]
         return [f"results/benchmarks/{folder}/{stage}.{i}-of-{n}.tsv" for i in range(n)]
     return [f"results/benchmarks/{folder}/{stage}.tsv"]
+
+
+def replicate_model(run: str, seed: int) -> str:
+    """The model folder of the replicate of ``run`` (M_0 or M_t) trained with ``seed``: its
+    last training stage's output under results/<run>/seed<s>/ (train.seeds)."""
+    method, _ = parse_run(run)
+    return f"results/{run}/seed{int(seed)}/{'sft_model' if run == M0 else methods.get(method).model_dir}"
+
+
+def replicates(config: dict, runs) -> dict[str, dict[str, str]]:
+    """{run: {seed: summary.json}} of the replicates of every trained model among ``runs`` (M_0
+    only when it is trained: train.m0), one per seed of train.seeds."""
+    trained = [r for r in runs if r != M0 or config["train"]["m0"]]
+    return {run: {str(s): f"results/{key}/eval/summary.json" for s, key in by_seed.items()}
+            for run, by_seed in replicate_runs(trained, config["train"]["seeds"]).items() if by_seed}
 
 
 def report_layout(config: dict, repo_path: Callable[[str], str] = str) -> dict:
@@ -50,6 +65,7 @@ def report_layout(config: dict, repo_path: Callable[[str], str] = str) -> dict:
                 train[m][f"{t}/DPO"] = f"{d}/model"
     paper = config["report"]["paper"]
     return {"methods": names, "iters": iters, "summaries": summaries, "stats": stats, "train": train,
+            "replicates": replicates(config, summaries),
             "times": times, "paper": repo_path(paper) if paper else None,
             "paper_backbone": config["report"]["paper_backbone"],
             "headline_iteration": config["report"]["headline_iteration"]}
@@ -59,6 +75,7 @@ def report_inputs(lay: dict) -> dict[str, list[str]]:
     """The same files as the report rule's named inputs."""
     return {
         "summaries": list(lay["summaries"].values()),
+        "replicates": [p for by in lay.get("replicates", {}).values() for p in by.values()],
         "stats": [p for by_t in lay["stats"].values() for by in by_t.values() for p in by.values()],
         "models": [p for by in lay["train"].values() for p in by.values()],
         "times": [p for by in lay["times"].values() for files in by.values() for p in files],

@@ -53,11 +53,14 @@ def train_settings(config: dict, stage: str, path: Callable[[str], str], model: 
     """The `settings` param of a training rule (lancekit.training.settings): M_0's job reads
     `train` alone, a method's job also that method's block (train.methods) at its iteration, so a
     change of the block reruns that method's jobs only; ``model``: what every engine stage reads
-    of `model`; ``path`` resolves a DeepSpeed file."""
+    of `model`; ``path`` resolves a DeepSpeed file. A replicate's rule (wildcard ``s``) sets the
+    trainer's seed to s."""
 
     def settings(wildcards) -> str:
         method, t = getattr(wildcards, "method", None), getattr(wildcards, "t", None)
-        s = stage_settings(config, stage, method, None if t is None else int(t), path=path)
+        seed = getattr(wildcards, "s", None)  # a training-seed replicate's rule (train.seeds)
+        s = stage_settings(config, stage, method, None if t is None else int(t), path=path,
+                           seed=None if seed is None else int(seed))
         return as_json({"stage": stage, "train": s, **model})
 
     return settings

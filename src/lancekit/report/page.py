@@ -5,7 +5,8 @@ the page.
 The layout (workflow/rules/common.smk, report_layout) names every file the report reads:
 ``methods``, ``iters`` (per method), ``summaries`` ({run: summary.json}), ``stats`` ({method:
 {t: {stage: stats.json}}}), ``train`` ({method or "": {"t/SFT" | "t/DPO": model dir}}),
-``times`` ({run: {stage: [benchmark .tsv, ...]}}), ``paper``, ``paper_backbone`` and
+``replicates`` ({run: {seed: summary.json}}: train.seeds), ``times`` ({run: {stage: [benchmark
+.tsv, ...]}}), ``paper``, ``paper_backbone`` and
 ``headline_iteration`` (report.headline_iteration: the iteration the headline tables show).
 """
 
@@ -17,7 +18,7 @@ import polars as pl
 
 from ..core.io import write_text_atomic
 from ..methods.runs import parse_run
-from . import compare, plots, provenance, scores, stages
+from . import compare, plots, provenance, scores, spread, stages
 from . import paper as pp
 from .load import load, read_times
 from .markdown import to_markdown
@@ -45,6 +46,9 @@ class Report:
     def __init__(self, lay: dict):
         self.methods, self.iters = list(lay["methods"]), dict(lay["iters"])
         self.summaries = summaries = {r: s for r, path in lay["summaries"].items() if (s := load(path))}
+        # training-seed replicates (train.seeds): {run: {seed: summary}}
+        self.replicates = {r: {int(k): s for k, path in by.items() if (s := load(path))}
+                           for r, by in (lay.get("replicates") or {}).items()}
         self.ran = scores.benchmarks_ran(summaries)
         self.main_b, self.maths_b = scores.main_benchmarks(self.ran), scores.maths_benchmarks(self.ran)
         self.averages = {"avg": self.main_b, **({"maths_avg": self.maths_b} if self.maths_b else {})}
@@ -86,13 +90,25 @@ def evaluation_section(r: Report) -> list[str]:
            "95 % intervals (bootstrap over items; the change vs M_0 paired on the same items):\n",
            to_markdown(scores.interval_table(r.ev, r.rows, r.main_b)),
            scores.intervals_paragraph(r.ev, r.ran),
-           *versus_section(r), *best_of_section(r),
+           *seed_section(r), *versus_section(r), *best_of_section(r),
            "### In words\n",
            "\n".join(f"- {s}" for s in scores.sentences(r.ev, r.methods, r.iters, n_benches=len(r.main_b)))
            or "_no iteration evaluated yet_", "",
            "### Every iteration\n"]
     md += [to_markdown(scores.iteration_table(r.ev, m, r.iters.get(m, 0), r.main_b)) for m in r.methods]
     return md + ["![Avg by iteration](avg_by_iteration.png)\n", "![benchmarks](eval.png)\n"]
+
+
+def seed_section(r: Report) -> list[str]:
+    """The training-seed spread of the headline models (train.seeds), when replicates were scored."""
+    table = spread.spread_table(r.summaries, r.replicates, r.rows, [*r.main_b, "avg"], r.averages)
+    if table.is_empty():
+        return []
+    return ["### Training-seed spread\n",
+            "Each model trained again from the same start model on the same data with another training seed "
+            "(`train.seeds`; main: the model above). Mean, SD (n − 1) and range over all of them, main included. "
+            "The intervals above hold the model fixed and resample the items: they do not cover this spread.\n",
+            to_markdown(table)]
 
 
 def versus_section(r: Report) -> list[str]:

@@ -25,10 +25,13 @@ from typing import Any
 
 from .config import STAGES, TrainConfigError
 
-# train keys that are no job setting: the workflow's own (m0), the job spec's (save_steps,
+# train keys that are no job setting: the workflow's own (m0; seeds: which replicates exist, each
+# replicate's own seed reaches its job as `seed`), the job spec's (save_steps,
 # min_steps_warning: they change no output) and the overlays themselves
-NOT_SETTINGS = ("m0", "save_steps", "min_steps_warning", "methods")
+NOT_SETTINGS = ("m0", "save_steps", "min_steps_warning", "methods", "seeds")
 OVERLAY_KEY = "from_iteration"
+# the trainer's seed where `train` sets none: config/train/sft.yaml's and dpo.yaml's `seed`
+TEMPLATE_SEED = 42
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,11 +102,12 @@ def method_train(train: Mapping[str, Any], method: str | None = None, iteration:
 
 
 def stage_settings(config: Mapping[str, Any], stage: str, method: str | None = None, iteration: int | None = None,
-                   path: Callable[[str], str] = str) -> dict[str, Any]:
+                   path: Callable[[str], str] = str, seed: int | None = None) -> dict[str, Any]:
     """The ``train`` settings of one training job of ``stage`` ("sft" or "dpo"): the method's and
     iteration's overlays applied, then only what the job reads (not the keys of NOT_SETTINGS, of
     the per-stage blocks only its own), with the model's template, default system and remote-code
-    choice filled in; ``path`` resolves a DeepSpeed config file (common.smk's repo_path)."""
+    choice filled in; ``path`` resolves a DeepSpeed config file (common.smk's repo_path); ``seed``:
+    a training-seed replicate's (train.seeds), over every other seed setting."""
     if stage not in STAGES:
         raise TrainConfigError(f"stage must be one of {STAGES}, got {stage!r}")
     other = {"sft": "dpo", "dpo": "sft"}[stage]
@@ -116,7 +120,20 @@ def stage_settings(config: Mapping[str, Any], stage: str, method: str | None = N
     s["trust_remote_code"] = model["trust_remote_code"]
     if s.get("deepspeed"):
         s["deepspeed"] = path(s["deepspeed"])
+    if seed is not None:
+        s = _without_seed(s)
+        s["seed"] = int(seed)
     return s
+
+
+def _without_seed(s: Mapping[str, Any]) -> dict[str, Any]:
+    """``s`` with no ``seed`` anywhere a job reads one (flat, its stage block, their ``extra``)."""
+    out = {}
+    for k, v in s.items():
+        if k == "seed":
+            continue
+        out[k] = _without_seed(v) if k in (*STAGES, "extra") and isinstance(v, Mapping) else v
+    return out
 
 
 def overlay_problems(train: Mapping[str, Any]) -> list[str]:
@@ -129,3 +146,14 @@ def overlay_problems(train: Mapping[str, Any]) -> list[str]:
         except TrainConfigError as e:
             problems.append(f"train.methods.{method}.{e}")
     return problems
+
+
+def seed_problems(train: Mapping[str, Any]) -> list[str]:
+    """train.seeds must not hold the main chain's own seed (train.seed, else the templates'): that
+    replicate would be the main model again and count twice in the spread."""
+    main = train.get("seed", TEMPLATE_SEED)
+    if main in (train.get("seeds") or []):
+        return [f"train.seeds: {main} is the main chain's own training seed "
+                f"({'train.seed' if 'seed' in train else 'config/train/*.yaml'}): its replicate would be the "
+                "main model again"]
+    return []
