@@ -190,6 +190,12 @@ def test_a_target_after_configfile_with_one_value(tmp_path):
     ({"vllm": {"tensor_parallel_size": 2}, "resources": {"vllm": {"gpu": 1}}}, "vllm.tensor_parallel_size"),
     ({"model": {"base": "./nowhere"}}, "model.base: ./nowhere is no model directory"),
     ({"model": {"base": "no hub id"}}, "model.base: 'no hub id' is neither 'embedded', a local directory"),
+    # NaN and infinity pass the schema's bounds (every comparison with NaN is false)
+    ({"split_threshold": float("nan")}, "split_threshold: not a finite number"),
+    ({"i_sheep": {"threshold": float("nan")}}, "i_sheep.threshold: not a finite number"),
+    ({"sampling": {"temperature": float("inf")}}, "sampling.temperature: not a finite number"),
+    ({"prompts": {"review": "authors:ReviewPrompt"}},
+     "prompts.review: 'authors:ReviewPrompt' names the authors' repository, but authors.repo is not set"),
 ])
 def test_bad_config_stops_before_any_job(tmp_path, config, message):
     out = dry_run(tmp_path, config=config)

@@ -31,6 +31,15 @@ from lancekit.data.judge import HealthLimits, aggregate, health_problems, histog
     ("score: 8/10", 8.0),
     ("score: 9 / 10", 9.0),
     ("Score is 6", 6.0),
+    # a number that goes on as another one is no score (it was read as its first digits)
+    ("score: 1e1", None),
+    ("score: 7,5", None),
+    ("score: 3-5", None),
+    ("score: 3 \u2013 5", None),
+    ("score: 7\u00bd", None),
+    ("score: 7, well organised", 7.0),                          # a comma and a word: still 7
+    ("score: 7 - a clear answer", 7.0),
+    ("score: 3-5\nscore: 6", 6.0),
 ])
 def test_parse_score_variants(text, expected):
     assert parse_score(text) == expected

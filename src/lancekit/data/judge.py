@@ -10,6 +10,7 @@ Free-text rules (used by ``review.mode: free`` and as a fallback):
 - a signed number is read with its sign, so ``score: -3`` is -3, outside [0, 10], invalid;
 - a fraction must be out of 10: ``15/20`` or ``10/100`` are rejected, never rescaled (a judge
   that changes the scale is not following the rubric);
+- a number that goes on as another one is no score: ``1e1``, ``7,5``, ``3-5``, ``7½``;
 - the prompt's order decides which valid score counts: ``"last"`` for a justification-first
   prompt (the verdict comes at the end), ``"first"`` for a score-first prompt (numbers in the
   justification that follows must not override it).
@@ -41,8 +42,16 @@ _BARE_FRACTION = re.compile(r"(?<![\w.])" + _NUM + r"(?=\s*/\s*\d)")
 _AUTHORS = re.compile(r"score: (\d+(\.\d+)?)", re.IGNORECASE)
 
 
+# what, right after a number, makes it something other than a score: an exponent ("1e1"), a
+# decimal comma ("7,5"), a range ("3-5", "3 – 5"), a vulgar fraction ("7½")
+_NOT_A_SCORE = re.compile(r"[eE][-+]?\d|,\d|\s*[-\u2013\u2012]\s*\d|[\u00bc-\u00be\u2150-\u215e]")
+
+
 def _value(text: str, m: re.Match) -> float | None:
-    """The number of a match if it is a valid score: in [0, 10] and not a fraction of another scale."""
+    """The number of a match if it is a valid score: in [0, 10], not a fraction of another scale,
+    and not the start of another number (``_NOT_A_SCORE``)."""
+    if _NOT_A_SCORE.match(text, m.end(1)):
+        return None
     value = float(m.group(1).replace("\u2212", "-"))
     frac = _FRACTION.match(text, m.end(1))
     if frac and float(frac.group(1)) != 10:

@@ -14,6 +14,7 @@ dry run plans the jobs as if it were there, a real run stops before any job
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,8 +35,20 @@ def config_error(problems: list[str]) -> ConfigError:
     return ConfigError("bad config:\n  " + "\n  ".join(problems))
 
 
+def non_finite(value, key: str = "") -> list[str]:
+    """The keys (dotted, list items by index) whose value is NaN or infinite: the schema's
+    minimum and maximum let them through (every comparison with NaN is false)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [key]
+    if isinstance(value, dict):
+        return [k for name, v in value.items() for k in non_finite(v, f"{key}.{name}" if key else str(name))]
+    if isinstance(value, list):
+        return [k for i, v in enumerate(value) for k in non_finite(v, f"{key}[{i}]")]
+    return []
+
+
 def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
-    problems = []
+    problems = [f"{key}: not a finite number (NaN or infinity)" for key in non_finite(config)]
     for key in ("instruction_words", "response_words"):
         lo, hi = config["clean"][key]
         if lo > hi:
