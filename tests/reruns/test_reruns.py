@@ -338,9 +338,9 @@ def test_a_local_base_model_is_an_input(own_checkout, tmp_path):
     assert checkout.reruns_alone("train_m0", "results/iter0/sft_model")
 
 
-def test_a_killed_run_does_not_block_the_next_one(own_checkout):
-    """kill -9 Snakemake in the middle of a job: the plain ./lance goes on, redoing what was cut."""
-    checkout = own_checkout
+def run_hanging_in_clean(checkout):
+    """./lance started after a prompt edit, its clean job hanging (fake_stage); returned once that
+    job has started (the process leads its own session, for os.killpg)."""
     with open(checkout.root / "config/prompts/review.txt", "a") as f:
         f.write("\n")
     mark = checkout.root / "clean-started"
@@ -351,7 +351,17 @@ def test_a_killed_run_does_not_block_the_next_one(own_checkout):
     deadline = time.time() + 120
     while time.time() < deadline and not mark.exists():
         time.sleep(0.2)
+    if not mark.exists():
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert mark.exists(), "the clean job should have started"
+    return proc
+
+
+def test_a_killed_run_does_not_block_the_next_one(own_checkout):
+    """kill -9 Snakemake in the middle of a job: the plain ./lance goes on, redoing what was cut."""
+    checkout = own_checkout
+    proc = run_hanging_in_clean(checkout)
     assert any((checkout.root / ".snakemake" / "locks").iterdir()), "the run holds its lock"
     assert any((checkout.root / ".snakemake" / "incomplete").iterdir()), "clean's outputs are incomplete"
     os.killpg(proc.pid, signal.SIGKILL)
@@ -368,18 +378,8 @@ def test_a_dry_run_or_a_second_run_never_breaks_a_live_runs_lock(own_checkout):
     """A live run holds its lock: a dry run beside it changes nothing, a second real run refuses
     to start (Snakemake's own lock message) and removes none of the live run's in-flight files."""
     checkout = own_checkout
-    with open(checkout.root / "config/prompts/review.txt", "a") as f:
-        f.write("\n")
-    mark = checkout.root / "clean-started"
-    env = dict(checkout.env, FAKE_STAGE_HANG="clean", FAKE_STAGE_MARK=str(mark))
-    live = subprocess.Popen([str(checkout.root / "lance"), "--configfile", "cfg.yaml", "--cores", "1"],
-                            cwd=checkout.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    live = run_hanging_in_clean(checkout)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not mark.exists():
-            time.sleep(0.2)
-        assert mark.exists(), "the clean job should have started"
         part = checkout.root / "results" / "lance" / "iter1" / ".clean.json.live.part"
         part.write_text("being written")
         locks = sorted((checkout.root / ".snakemake" / "locks").iterdir())
