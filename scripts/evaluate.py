@@ -10,8 +10,9 @@ from _cli import load_job
 from lancekit.evaluation.opencompass import EvalError, evaluate
 
 
-def main() -> int:
-    job = load_job(__doc__)
+def arguments(job) -> dict:
+    """The keyword arguments of lancekit's `evaluate` for this job (the rerun tests' stand-in
+    engine reads them here too); a staged eval.data folder becomes COMPASS_DATA_CACHE."""
     p = job.params
     benchmarks = [{"name": b, "path": getattr(job.input, b)} if isinstance(b, str) and hasattr(job.input, b) else b
                   for b in p["benchmarks"]]
@@ -19,9 +20,15 @@ def main() -> int:
         os.environ["COMPASS_DATA_CACHE"] = str(Path(job.input.benchmark_data).resolve().parent)
     # the run key (lancekit.methods.runs) may hold a '/' (lance/iter1), which cannot be in an abbr
     abbr = re.sub(r"[^A-Za-z0-9._+-]", "_", str(job.wildcards.run))
+    return {"model": p["model"], "abbr": abbr, "benchmarks": benchmarks, "settings": p["eval"],
+            "work_dir": p["work_dir"], "trust_remote_code": p["trust_remote_code"],
+            "backend": p.get("backend", "hf"), "vllm": p.get("vllm")}
+
+
+def main() -> int:
+    job = load_job(__doc__)
     try:
-        evaluate(p["model"], abbr, benchmarks, p["eval"], p["work_dir"], job.output.summary,
-                 p["trust_remote_code"], backend=p.get("backend", "hf"), vllm=p.get("vllm"))
+        evaluate(out=job.output.summary, **arguments(job))
     except EvalError as e:
         print(f"[evaluate] ERROR: {e}", file=sys.stderr, flush=True)
         return 1

@@ -1,13 +1,17 @@
 """gather: merge the shard files of review_seed, generate or review_new into the stage's target
 and write its statistics, computed from the merged records (lancekit.generation.shards). Shard
 files are found by name (<i>-of-<n>.json in the shard folder), so a thousand shards make no long
-command."""
+command. Each shard must give back every record of its share of the stage's input exactly once
+(generate: one group per seed, in the branch the seed's score puts it in); a shard that lost,
+doubled or garbled records stops the gather, naming the file and the ids."""
 
 from pathlib import Path
 
 from _cli import load_job
-from lancekit.core.io import read_json, write_json
+from lancekit import methods
+from lancekit.core.io import InputError, read_json, write_json
 from lancekit.data.generate import generate_stats
+from lancekit.data.judge import is_high_quality
 from lancekit.data.review import review_stats
 from lancekit.generation import shards
 
@@ -15,14 +19,45 @@ TOKEN_KEYS = ("samples", "generated_tokens", "truncated", "prompt_too_long")
 REQUEST_KEYS = ("requests_sent", "requests_resumed", "chunks")
 
 
+def seed_branch(method, threshold: float | None):
+    """The branch generate puts a seed's group in (LANCE: its score against the split threshold;
+    SKIP for a branch the method leaves out), or None where the method has one kind of group."""
+    if threshold is None:
+        return None
+    branches = getattr(method, "branches", ("low", "high"))
+
+    def branch(rec: dict):
+        b = "high" if is_high_quality((rec.get("review") or {}).get("score"), threshold) else "low"
+        return b if b in branches else shards.SKIP
+
+    return branch
+
+
+def read_parts(shard_dir: str, n: int, inputs: list[dict], source: str, mode=None, item_mode=None) -> list[dict]:
+    """Every shard file, checked for shape and for its records against its share of the input."""
+    parts = []
+    for i in range(n):
+        path = Path(shard_dir) / f"{shards.shard_name(i, n)}.json"
+        part = shards.read_shard(path, i, n, source)
+        shards.check_shard(path, part["items"], shards.expected_ids(inputs, i, n, mode), source, item_mode,
+                           mode_name="branch")
+        parts.append(part)
+    return parts
+
+
 def main() -> None:
     job = load_job(__doc__)
     p, stage, n = job.params, job.params["stage"], int(job.params["shards"])
-    parts = [read_json(Path(p["shard_dir"]) / f"{shards.shard_name(i, n)}.json") for i in range(n)]
-    for i, part in enumerate(parts):
-        if (part["shard"], part["shards"]) != (i, n):
-            raise ValueError(f"{p['shard_dir']}: shard file {i} of {n} holds shard {part['shard']} of {part['shards']}")
     inputs = read_json(job.input.records)
+    if stage == "generate":
+        mode = seed_branch(methods.get(job.wildcards.method), p.get("split_threshold"))
+        source, item_mode = "seed_id", ((lambda g: g.get("branch")) if mode else None)
+    else:
+        source, mode, item_mode = "id", None, None
+    try:
+        parts = read_parts(p["shard_dir"], n, inputs, source, mode, item_mode)
+    except InputError as e:
+        raise SystemExit(f"error: {stage} gather: {e}") from None
     tally = shards.add_tallies(part["tally"] for part in parts)
     items = [part["items"] for part in parts]
     tokens = {k: tally.get(k, 0) for k in TOKEN_KEYS}

@@ -8,12 +8,11 @@ merges the shards into raw.json. Finished chunks of requests are kept in
 from _cli import Timer, load_job
 from lancekit import methods
 from lancekit.core.io import read_json, write_json
-from lancekit.core.provenance import code_version
 from lancekit.core.settings import load
 from lancekit.data.prompts import Prompts
 from lancekit.data.requests import token_stats
+from lancekit.generation import progress as progress_file
 from lancekit.generation import shards
-from lancekit.generation.progress import Progress, engine_key
 from lancekit.generation.settings import GenerationSettings
 
 
@@ -37,7 +36,7 @@ def main() -> None:
         from lancekit.generation.run import LazyEngine, run_requests
 
         engine = LazyEngine(model, generation)
-        progress = Progress(Progress.beside(job.output.shard), model, engine_key(generation, code_version("generate")))
+        progress = progress_file.for_shard(job.output.shard, model, generation, "generate")
         comps = run_requests(engine, plan.first, plan.sampling or generation.sampling, p["max_tokens"], plan.what,
                              progress, p["chunk"])
         groups = plan.read(comps, iteration, model)

@@ -3,12 +3,17 @@ in the paper's layout, every iteration, the paper's numbers beside ours, and per
 funnel, judge health, training and wall time. Every file it reads and writes is the rule's."""
 
 from _cli import load_job
+from lancekit.core.io import InputError
 from lancekit.report.page import write_report
 
 
 def main() -> None:
     job = load_job(__doc__)
-    print(write_report(job.params["layout"], vars(job.output)))
+    try:
+        page = write_report(job.params["layout"], vars(job.output))
+    except InputError as e:  # a garbled summary, stats file, training record or timing table
+        raise SystemExit(f"error: report: {e}") from None
+    print(page)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ chunks of requests are kept in <shard file>.progress.jsonl and not sent again by
 
 from _cli import Timer, load_job
 from lancekit.core.io import read_json, write_json
-from lancekit.core.provenance import code_version
 from lancekit.core.settings import load
 from lancekit.data import records
 from lancekit.data.prompts import Prompts
@@ -23,8 +22,9 @@ from lancekit.data.review import (
     score_requests,
     too_long_warnings,
 )
+from lancekit.generation import progress as progress_file
 from lancekit.generation import shards
-from lancekit.generation.progress import Progress, engine_key
+from lancekit.generation.progress import Progress
 from lancekit.generation.settings import GenerationSettings
 
 
@@ -59,8 +59,7 @@ def main() -> None:
         tally["reused_scores"] = 1
     elif recs:
         prompts = Prompts.load({"system": job.input.system, "review": job.input.review})
-        engine = engine_key(generation, code_version("review"))
-        progress = Progress(Progress.beside(job.output.shard), p["model"], engine)
+        progress = progress_file.for_shard(job.output.shard, p["model"], generation, "review")
         recs, tokens = judge(recs, prompts, review, generation, p["model"], progress, stage, p["chunk"])
         progress.finish()
         tally.update(tokens, **progress.tally())

@@ -7,6 +7,8 @@ and a dry run says which rules would run and why. "Directly" means for a reason 
 own (its params, code or input files), not because an upstream job reruns.
 """
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -43,6 +45,7 @@ class Checkout:
         fake = str(root / "tests" / "reruns" / "fake_stage.py")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("LANCE_")}
         self.env.update({f"LANCE_PY_{e}": fake for e in ("MAIN", "VLLM", "LLAMAFACTORY", "OPENCOMPASS")})
+        self.env["FAKE_STAGE_LOG"] = str(root / "engine_calls.jsonl")
         (root / "cfg.yaml").write_text(f"iters: 2\nmethods: [{', '.join(METHODS)}]\nenv_dir: {env_dir}\n")
 
     def lance(self, *args, check=True, change=None):
@@ -51,7 +54,8 @@ class Checkout:
         if change:
             (self.root / "change.yaml").write_text(yaml.safe_dump(change))
             files.append("change.yaml")
-        proc = subprocess.run([str(self.root / "lance"), "--configfile", *files, *args], cwd=self.root,
+        # --configfile takes every value up to the next option: the config files go last
+        proc = subprocess.run([str(self.root / "lance"), *args, "--configfile", *files], cwd=self.root,
                               env=self.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if check and proc.returncode != 0:
             raise AssertionError(proc.stdout[-6000:])
@@ -115,6 +119,14 @@ class Checkout:
             if status != "ok" and m and rule in ("generate", "clean", "review_new", "annotate"):
                 found.add((rule, m.group(1)))
         return found
+
+
+    def engine_calls(self):
+        """{shard: replayed?} of the engine stages' jobs since the last call (fake_stage.py)."""
+        log = self.root / "engine_calls.jsonl"
+        rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        log.unlink(missing_ok=True)
+        return {r["shard"]: r["replayed"] for r in rows}
 
 
 def directly(plan):
@@ -269,6 +281,68 @@ def test_the_authors_prompts_are_a_job_of_their_own_that_follows_their_file(own_
 def test_a_methods_training_block_reruns_only_that_methods_training(checkout, change, reruns):
     stale = {(rule, path) for path, (rule, status) in checkout.statuses(change).items() if status != "ok"}
     assert stale == reruns
+
+
+ENGINE_TARGET = "results/lance/iter1/raw.json"  # iteration 1's seed review and LANCE's generation
+
+
+@pytest.mark.parametrize("change,edit", [
+    ({"vllm": {"max_model_len": 3072}}, None),  # what the prompt_too_long warning tells one to do
+    ({"vllm": {"dtype": "float32"}}, None),
+    ({"vllm": {"tensor_parallel_size": 2}}, None),
+    ({"vllm": {"extra": {"enforce_eager": True}}}, None),
+    (None, "src/lancekit/generation/run.py"),  # the engine stages' code
+])
+def test_a_rerun_for_an_engine_change_sends_every_request_again(own_checkout, change, edit):
+    """The progress files stay beside finished shards; a rerun caused by the engine's settings or
+    the code must not answer from them (fake_stage.py keys them with the stages' own code)."""
+    own_checkout.lance(ENGINE_TARGET)  # the finished run's progress files
+    own_checkout.engine_calls()
+    with edited(own_checkout.root / edit, "# changed\n") if edit else contextlib.nullcontext():
+        own_checkout.lance(ENGINE_TARGET, change=change)
+    calls = own_checkout.engine_calls()
+    assert calls and not any(calls.values()), calls
+
+
+def test_a_shard_redone_with_nothing_changed_is_answered_from_its_progress_file(own_checkout):
+    """The other side of the test above: the same stand-in replays what nothing invalidated."""
+    own_checkout.lance(ENGINE_TARGET)
+    own_checkout.engine_calls()
+    # the engine stages alone, so that no model they read is retrained in between
+    own_checkout.lance(ENGINE_TARGET, "--forcerun", "review_seed", "generate", "--allowed-rules", "review_seed",
+                       "generate", "review_seed_gather", "generate_gather")
+    calls = own_checkout.engine_calls()
+    assert calls and all(calls.values()), calls
+
+
+EVAL_TARGET = "results/iter0/eval/summary.json"  # M_0's evaluation
+
+
+@pytest.mark.parametrize("change,edit", [
+    ({"eval": {"arith": {"n": 40}}}, None),  # other benchmark content under the same path
+    (None, "data/benchmarks/lance_mc.jsonl"),  # an edited benchmark file
+    (None, "src/lancekit/evaluation/postprocess.py"),  # a fix in the evaluation's code
+])
+def test_a_rerun_evaluation_never_goes_on_in_an_old_run_folder(own_checkout, change, edit):
+    """OpenCompass's run folder stays after a finished evaluation; a rerun for new benchmark data
+    or new evaluation code must not go on in it (--reuse would bring back the old scores)."""
+    # the run folder of this checkout (a copied one's paths differ, so its folders are never gone on in)
+    own_checkout.lance(EVAL_TARGET, "--forcerun", "evaluate", "--allowed-rules", "evaluate")
+    own_checkout.engine_calls()
+    with edited(own_checkout.root / edit, "\n") if edit else contextlib.nullcontext():
+        own_checkout.lance(EVAL_TARGET, change=change)
+    calls = own_checkout.engine_calls()
+    assert calls and not any(calls.values()), calls
+
+
+def test_a_killed_evaluation_of_the_same_model_and_data_goes_on_in_its_run_folder(own_checkout):
+    """The other side: a rerun with nothing changed (as after a kill) goes on where it was."""
+    # the run folder of this checkout (a copied one's paths differ, so its folders are never gone on in)
+    own_checkout.lance(EVAL_TARGET, "--forcerun", "evaluate", "--allowed-rules", "evaluate")
+    own_checkout.engine_calls()
+    own_checkout.lance(EVAL_TARGET, "--forcerun", "evaluate", "--allowed-rules", "evaluate")
+    calls = own_checkout.engine_calls()
+    assert calls and all(calls.values()), calls
 
 
 def test_adding_a_method_reruns_nothing_of_the_others(checkout):

@@ -3,7 +3,7 @@ names what is missing (lancekit.pipeline.config_check.missing_data)."""
 
 from pathlib import Path
 
-from lancekit.core.base_model import HUB_ID, cached_snapshot, hub_cache
+from lancekit.core.base_model import HUB_ID, cached_snapshot, hub_cache, remove_scratch, scratch_dir
 from lancekit.pipeline.config_check import missing_data
 
 COMMIT = "a" * 40
@@ -43,6 +43,28 @@ def test_a_snapshot_by_branch_tag_or_commit(tmp_path):
 def test_hub_ids():
     assert HUB_ID.fullmatch("Qwen/Qwen2-7B") and HUB_ID.fullmatch("HuggingFaceTB/SmolLM2-135M-Instruct")
     assert not any(HUB_ID.fullmatch(x) for x in ("embedded", "Qwen2-7B", "a/b/c", "-x/y", "a b/c", "org/"))
+
+
+def test_a_killed_conversion_leaves_nothing_a_rerun_does_not_remove(tmp_path):
+    """The conversion's work folders have fixed names beside the target, so the next start finds
+    and removes them, and the random-named ones of older runs that hold only a GGUF file."""
+    out = tmp_path / "base_model"
+    assert scratch_dir(out, "gguf") == tmp_path / "base_model.tmp-gguf"
+    assert scratch_dir(out, "gguf") == scratch_dir(str(out), "gguf")  # the same on every run
+    left = [scratch_dir(out, "gguf"), scratch_dir(out, "build"), tmp_path / "base_model.tmp-4242",
+            tmp_path / "tmpab12cd"]
+    for folder in left:
+        folder.mkdir()
+    (scratch_dir(out, "gguf") / "m.gguf.tmp-7").write_bytes(b"GGUF")
+    (tmp_path / "tmpab12cd" / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"GGUF")
+    kept = [tmp_path / "tmp_mine", tmp_path / "base_model", tmp_path / "other.tmp-1", tmp_path / "tmpempty"]
+    for folder in kept:
+        folder.mkdir()
+    (tmp_path / "tmp_mine" / "notes.txt").write_text("not a conversion's")
+    (out / "config.json").write_text("{}")
+    assert remove_scratch(out) == sorted(left)
+    assert sorted(p for p in tmp_path.iterdir()) == sorted(kept)
+    assert remove_scratch(out) == [] and remove_scratch(tmp_path / "nowhere" / "m") == []
 
 
 def config(base, revision=None, seed="seed.json"):

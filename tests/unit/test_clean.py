@@ -80,3 +80,39 @@ def test_high_group_negatives():
     assert [k["id"] for k in kept] == ["n1"] and kept[0]["instruction"] == SEED_PROMPT
     assert {d["id"]: d["reason"] for d in drops} == {
         "n0": "negative_similar_to_seed", "n2": "negative_similar_to_kept", "n3": "negative_too_short"}
+
+
+def test_an_instruction_dropped_for_want_of_responses_blocks_no_later_one():
+    """Only a finally kept instruction (one with a response left) counts as kept: one whose every
+    response is dropped must not take its similar successors down with it (docs/algorithm.md)."""
+    a = "How does yeast make bread dough rise in a warm kitchen"
+    b = "How does yeast make bread dough rise in a cold kitchen"     # near copy of a
+    g = low_group([ins(0, a, [("too short", "stop"), ("x " * 20, "length")]),
+                   ins(1, b, [(GOOD_R1, "stop")])])
+    kept, drops = clean_low_group(g, RULES)
+    reasons = {d["id"]: d["reason"] for d in drops}
+    assert reasons["i0"] == "instruction_no_response_left"
+    assert "i1" not in reasons
+    assert [(k["id"], k["instruction_id"]) for k in kept] == [("i1r0", "i1")]
+
+
+def test_a_dropped_instruction_does_not_join_the_task_pool():
+    """Pool scope (Self-Instruct): the same rule across groups; the order stays deterministic."""
+    from lancekit.data.clean import clean_groups
+    from lancekit.data.rouge import tokenise
+
+    a = "How does yeast make bread dough rise in a warm kitchen"
+    b = "How does yeast make bread dough rise in a cold kitchen"
+    rules = CleanRules(instruction_scope="pool")
+    pool = [tokenise(SEED_PROMPT)]
+    kept, drops = clean_low_group(low_group([ins(0, a, [("too short", "stop")])]), rules, pool)
+    assert kept == [] and len(pool) == 1
+    kept, _ = clean_low_group(low_group([ins(1, b, [(GOOD_R1, "stop")])]), rules, pool)
+    assert [k["id"] for k in kept] == ["i1r0"] and len(pool) == 2
+    meta = {"branch": "low", "iteration": 1, "generator": "m", "seed_score": 3.0}
+    groups = [dict(low_group([ins(0, a, [("too short", "stop")])]), seed_id="s0", root_id="s0", **meta),
+              dict(low_group([ins(1, b, [(GOOD_R1, "stop")]), ins(2, a, [(GOOD_R2, "stop")])]), seed_id="s1",
+                   root_id="s1", **meta)]
+    items, drops, _ = clean_groups(groups, rules)
+    assert [i["id"] for i in items] == ["i1r0"]
+    assert {d["id"]: d["reason"] for d in drops}["i2"] == "instruction_similar_to_kept"

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from lancekit.data.judge import HealthLimits, aggregate, health_problems, histogram, is_high_quality, parse_score
@@ -43,6 +45,15 @@ from lancekit.data.judge import HealthLimits, aggregate, health_problems, histog
 ])
 def test_parse_score_variants(text, expected):
     assert parse_score(text) == expected
+
+
+@pytest.mark.parametrize("text", ["score" + " " * 60_000, "Score:" + "*_ " * 20_000, "score is" + "\n" * 60_000])
+def test_parse_time_is_linear_in_a_run_of_spaces(text):
+    """A judge that degenerates into whitespace after "score" (60k characters: about a minute
+    before; each space retried every shorter run) is read at once, as no score."""
+    start = time.perf_counter()
+    assert parse_score(text) is None and parse_score(text + "7") == 7.0
+    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize("text,first,last", [

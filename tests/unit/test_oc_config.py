@@ -241,7 +241,8 @@ def test_vllm_model_is_greedy_openai_api_on_the_served_name(tmp_path):
     (model,) = _exec_config(text)["models"]
     assert model["type"] == "lancekit.evaluation.models.LanceOpenAIModel"
     assert model["path"] == "smol" and model["tokenizer_path"] == "/models/m"
-    assert model["openai_api_base"] == "http://127.0.0.1:9/v1" and model["key"] == "EMPTY"
+    assert model["openai_api_base"] == "http://127.0.0.1:9/v1"
+    assert model["key"] == "ENV"  # the server's per-run key, from $OPENAI_API_KEY: never in the file
     assert model["temperature"] == 0.0 and model["max_out_len"] == 64
     assert model["batch_size"] == 128 == model["max_workers"] and model["query_per_second"] >= 1000
     assert model["trust_remote_code"] is False

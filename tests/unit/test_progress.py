@@ -145,3 +145,86 @@ def test_a_changed_engine_or_code_never_replays_a_finished_target(tmp_path, othe
     engine = CannedEngine()
     run_requests(engine, reqs(3), SAMPLING, 8, "x", changed, 2)
     assert engine.sent == 3 and changed.tally()["requests_resumed"] == 0
+
+
+# ------------------------------------------------------------------ bad lines (issue #19, §3)
+
+def _file_of(path, k=6, n=2):
+    """A finished progress file of k requests (one line each), and its lines."""
+    run_requests(CannedEngine(), reqs(k, n), SAMPLING, 8, "t", Progress(path, "m"), chunk=1)
+    return path.read_bytes().split(b"\n")[:-1]
+
+
+def _rerun(path, k=6, n=2):
+    engine, progress = CannedEngine(), Progress(path, "m")
+    out = run_requests(engine, reqs(k, n), SAMPLING, 8, "t", progress, chunk=1)
+    return engine, progress, out
+
+
+@pytest.mark.parametrize("bad", [
+    b'{"k": "abc", "c": [{"te',                  # garbled
+    b"\xff\xfe not utf-8 \x80",                   # not UTF-8: raised on every rerun before
+    b"",                                          # an empty line
+    b"[1, 2]", b'{"k": 3, "c": []}', b'{"c": []}',
+])
+def test_a_bad_line_in_the_middle_keeps_the_good_lines_after_it(tmp_path, capsys, bad):
+    path = tmp_path / "p.jsonl"
+    lines = _file_of(path)
+    path.write_bytes(b"\n".join(lines[:2] + [bad] + lines[2:]) + b"\n")
+    engine, progress, out = _rerun(path)
+    assert engine.sent == 0 and progress.resumed == 6          # nothing lost after the bad line
+    assert [o[0]["text"] for o in out] == [f"q{i}#0" for i in range(6)]
+    assert path.read_bytes() == b"\n".join(lines) + b"\n"      # rewritten without it
+    assert f"{path}: skipped 1 unreadable line(s) (line 3)" in capsys.readouterr().out
+
+
+def test_a_sound_file_is_not_rewritten(tmp_path):
+    path = tmp_path / "p.jsonl"
+    _file_of(path)
+    before = path.stat().st_mtime_ns, path.stat().st_ino
+    Progress(path, "m")
+    assert (path.stat().st_mtime_ns, path.stat().st_ino) == before
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda c: [],                                             # no completion
+    lambda c: c[:1],                                          # fewer than n = 2
+    lambda c: c + c[:1],                                      # more than n
+    lambda c: "text",                                         # not a list
+    lambda c: [c[0], "text"],                                 # a completion that is no object
+    lambda c: [{k: v for k, v in c[0].items() if k != "finish_reason"}, c[1]],
+    lambda c: [{k: v for k, v in c[0].items() if k != "text"}, c[1]],
+    lambda c: [dict(c[0], text=None), c[1]],
+    lambda c: [dict(c[0], finish_reason=1), c[1]],
+    lambda c: [dict(c[0], num_tokens="2"), c[1]],
+])
+def test_a_line_with_malformed_completions_is_never_trusted(tmp_path, spoil):
+    path = tmp_path / "p.jsonl"
+    lines = _file_of(path)
+    row = json.loads(lines[3])
+    lines[3] = json.dumps({"k": row["k"], "c": spoil(row["c"])}).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    engine, progress, out = _rerun(path)
+    assert engine.sent == 1 and progress.resumed == 5
+    assert [len(o) for o in out] == [2] * 6 and out[3][1]["text"] == "q3#1"
+    progress.finish()
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == 6 and all(len(r["c"]) == 2 and "finish_reason" in r["c"][0] for r in rows)
+    engine, progress, _ = _rerun(path)
+    assert engine.sent == 0
+
+
+def test_a_killed_rerun_after_a_refused_line_keeps_the_new_answer(tmp_path):
+    """The refused line stays in the file until the stage finishes; the line sent again after it
+    holds when the rerun is killed before that."""
+    path = tmp_path / "p.jsonl"
+    lines = _file_of(path)
+    row = json.loads(lines[0])
+    lines[0] = json.dumps({"k": row["k"], "c": row["c"][:1]}).encode()
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    _rerun(path)  # no finish(): killed
+    assert len(path.read_text().splitlines()) == 7
+    engine, progress, out = _rerun(path)
+    assert engine.sent == 0 and len(out[0]) == 2
+    progress.finish()
+    assert len(path.read_text().splitlines()) == 6

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -8,8 +9,10 @@ import polars as pl
 import pytest
 
 from lance_testing import ROOT
+from lancekit.core.io import InputError
 from lancekit.evaluation.contamination import overlaps
 from lancekit.methods import runs
+from lancekit.report import load as rload
 from lancekit.report import markdown, names, scores, stages
 from lancekit.report import paper as paper_tables
 
@@ -455,3 +458,75 @@ def test_a_stand_in_is_compared_with_the_papers_column_and_labelled_not_comparab
     assert "| MATH-500 | vLLM server (OpenAI API), greedy | lance math500 | 0 | 30 | not comparable: MATH-500 is" in md
     assert "| GSM8K | vLLM server (OpenAI API), greedy | lance gsm8k | 0 | 30 | same setting |" in md
     assert "Scored with opencompass 0.5.4, transformers 5.0.0." in md
+
+
+# ----------------------------------------------------------------------------- garbled inputs (#19)
+
+
+def _report_fails(tmp_path, layout) -> str:
+    """Run scripts/report.py; it must stop with one clean message (no traceback): its stderr."""
+    out = {k: str(tmp_path / "out" / f"{k}.x") for k in ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge",
+                                                          "eval_csv", "funnel_csv")}
+    job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),
+                           json.dumps({"layout": layout})], env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    return proc.stderr
+
+
+@pytest.mark.parametrize("which,text,says", [
+    ("summary", "{\"scores\": {\"arith\": 4", "malformed JSON at line 1"),
+    ("summary", b"\xff\xfe{}", "not UTF-8"),
+    ("summary", '{"scores": {"arith": "high"}}', "field scores.arith: 'high', expected a finite number"),
+    ("stats", "nonsense", "malformed JSON at line 1, column 1"),
+    ("stats", '{"split": {"low": "six"}}', "field split.low: 'six'"),
+    ("training", "[]", "[], expected a JSON object"),
+    ("training", '{"steps": "2"}', "field steps: '2'"),
+    ("tsv", "s\th:m:s\nabc\t0:00:12\n", "line 2, column s: 'abc'"),
+    ("tsv", "seconds\n12\n", "no column 's'"),
+])
+def test_a_garbled_report_input_stops_the_report_naming_the_file(tmp_path, which, text, says):
+    """Each was an unnamed JSONDecodeError or ValueError (or a UnicodeDecodeError) from inside."""
+    lay = write_fake_run(tmp_path, fake_summaries(n=20, benches=("arith",)), methods=("lance",))
+    res = tmp_path / "results"
+    path = {"summary": res / "lance" / "iter1" / "eval" / "summary.json",
+            "stats": res / "lance" / "iter1" / "stats" / "generate.json",
+            "training": res / "lance" / "iter1" / "model" / "lance_train.json",
+            "tsv": res / "benchmarks" / "lance" / "iter1" / "generate.0-of-1.tsv"}[which]
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    err = _report_fails(tmp_path, lay)
+    assert f"error: report: {path}" in err and says in err
+
+
+@pytest.mark.parametrize("summary,field", [
+    ({"scores": {"arith": float("nan")}}, "scores.arith"),
+    ({"scores": []}, "scores"),
+    ({"scores": {}, "items": {"arith": {"ids": ["a"], "scores": [None]}}}, "items.arith.scores[0]"),
+    ({"scores": {}, "items": {"arith": {"ids": [["a"]], "scores": [1.0]}}}, "items.arith.ids[0]"),
+    ({"scores": {}, "items": {"arith": {"ids": ["a", "b"], "scores": [1.0]}}}, "items.arith: 2 ids but 1 scores"),
+    ({"scores": {}, "items": {"arith": {"scores": [1.0], "datasets": {"a": "1"}}}}, "items.arith.datasets.a"),
+    ({"scores": {}, "provenance": {"arith": "opencompass"}}, "provenance.arith"),
+])
+def test_a_summary_of_the_wrong_shape_names_the_field(tmp_path, summary, field):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(summary))
+    with pytest.raises(InputError, match=rf"^{path}: field {re.escape(field)}"):
+        rload.load_summary(path)
+
+
+def test_sound_report_inputs_read_as_before(tmp_path):
+    assert rload.load_summary(tmp_path / "none.json") is None
+    s = fake_summary({"arith": 0.5}, 10)
+    (tmp_path / "s.json").write_text(json.dumps(s))
+    assert rload.load_summary(tmp_path / "s.json") == s
+    (tmp_path / "t.tsv").write_text("s\th:m:s\n1.5\t0:00:01\n")
+    (tmp_path / "e.tsv").write_text("")
+    assert rload.read_times({"r": {"x": [str(tmp_path / "t.tsv"), str(tmp_path / "e.tsv")]}}) == {"r": {"x": 1.5}}
+
+
+def test_a_garbled_paper_table_names_the_file(tmp_path):
+    bad = tmp_path / "paper.csv"
+    bad.write_text("backbone,method\nQwen2-7B,lance,7,extra,cols\n")
+    with pytest.raises(InputError, match=str(bad)):
+        paper_tables.load_paper(bad)

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from lance_testing import ROOT
-from lancekit.data import generate, judge, review
+from lancekit.data import generate, judge, records, review
 from lancekit.data.clean import CleanRules, clean_groups
 from lancekit.data.prompts import Prompts
 from lancekit.data.requests import token_stats
@@ -100,9 +100,15 @@ def test_review_with_a_response_prefix_parses_the_first_score():
     assert out[2]["review"]["n_prompt_too_long"] == 1 and out[2]["review"]["n_failed"] == 0
     assert stats["votes_prompt_too_long"] == 1 and stats["votes"] == 2
     too_long = {"text": "", "finish_reason": "prompt_too_long", "num_tokens": 0, "prompt_tokens": 2301}
-    assert review.too_long_warnings(seeds, [[comp(" 7")], [comp(" 3")], [too_long]]) == [
-        f"warning: record 2 ({seeds[2]['id']}): the judge prompt is 2301 tokens, more than vllm.max_model_len: "
-        "it can only ever be 'prompt_too_long'"]
+    # the record's place in its shard and, by its lineage, in the seed file (or its seed record)
+    made = records.generated_record("g1-x", "p", "r", parent={"seed_id": seeds[0]["id"], "root_id": seeds[0]["id"],
+                                                              "seed_score": 3.0}, iteration=1, branch="low",
+                                    generator="m", instruction_id=None)
+    assert review.too_long_warnings([seeds[2], made], [[too_long], [too_long]]) == [
+        f"warning: record 0 of the shard ({seeds[2]['id']}, lance_seed.json record 2): the judge prompt is 2301 "
+        "tokens, more than vllm.max_model_len: it can only ever be 'prompt_too_long'",
+        f"warning: record 1 of the shard (g1-x, iteration 1, from seed record {seeds[0]['id']}): the judge prompt "
+        "is 2301 tokens, more than vllm.max_model_len: it can only ever be 'prompt_too_long'"]
 
 
 def test_constrained_score_first_is_one_constrained_pass():

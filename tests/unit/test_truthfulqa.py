@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from lancekit.core.io import InputError
 from lancekit.evaluation.registry import check_benchmark_data, resolve_benchmarks
 from lancekit.evaluation.render import render_eval_config
 from lancekit.evaluation.truthfulqa import PROMPT, TruthfulQAError, continuation, load_items, mc2_score, parse_items
@@ -48,6 +49,26 @@ def test_both_file_shapes_read_the_same(tmp_path):
 def test_bad_records_name_the_record_and_field(record, message):
     with pytest.raises(TruthfulQAError, match=message):
         parse_items([record], "mc.json")
+
+
+@pytest.mark.parametrize("content,message", [
+    ('[{"question": "q", "mc2_targets": {"choices": 3, "labels": [1]}}]',
+     r"record 0: field 'mc2_targets': 'choices' and 'labels' must be lists, got int and list"),
+    ('[{"question": "q", "mc2_targets": {"choices": null, "labels": null}}]', r"record 0: field 'mc2_targets': 'choices' and 'labels' must be lists, got NoneType and NoneType"),
+    ('[{"question": "q", "mc2_targets": {"choices": "ab", "labels": [1, 0]}}]', r"record 0: field 'mc2_targets': 'choices' and 'labels' must be lists, got str and list"),
+    ('[{"question": "q", "mc2_targets": {"a": 1, "b": NaN}}]', r"record 0: field 'mc2_targets': label 1 must be 0 or 1, got nan"),
+    ('[{"question": "q", "mc2_targets": {"a": 1, "b": [0]}}]', r"record 0: field 'mc2_targets': label 1 must be 0 or 1, got list"),
+    ('[{"question": "q\\ud800", "mc2_targets": {"a": 1, "b": 0}}]', r"record 0: field 'question' missing, empty or not text"),
+    ('[{"question": "q", "mc2_targets": {"\\udc00": 1, "b": 0}}]', r"record 0: field 'mc2_targets' has empty or unmatched"),
+    ("[" * 100_000, r"unreadable JSON: nested too deeply"),
+])
+def test_data_file_of_any_shape_is_an_error_naming_file_record_and_field(tmp_path, content, message):
+    """Found by tests/unit/test_properties.py: these raised TypeError, RecursionError, or were
+    read (a string's letters as choices, a lone surrogate no model can be given)."""
+    p = tmp_path / "mc.json"
+    p.write_text(content)
+    with pytest.raises(InputError, match=f"^{p}: {message}"):
+        load_items(p)
 
 
 def test_prompt_is_the_qa_primer_then_the_question():

@@ -18,7 +18,8 @@ rule prepare_seed:
     params:
         code=code("prepare_seed"),
         settings=as_json({**config["seed"], "shuffle_seed": config["annotate"]["shuffle_seed"]}),
-        job=job_spec(),
+        # for a warning only, so in the job param (no rerun trigger): outputs do not depend on it
+        job=job_spec(max_model_len=config["vllm"]["max_model_len"]),
     shell:
         MAIN.shell("prepare_seed")
 

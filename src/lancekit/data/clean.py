@@ -104,6 +104,8 @@ def clean_low_group(group: dict, rules: CleanRules,
     Returns (kept pairs, drops). A kept pair is one (instruction, response); a drop is
     {id, reason, level} for an instruction, a response or the whole group. ``pool`` (pool
     scope): the tokenised tasks every new instruction is compared with; kept ones join it.
+    An instruction counts as kept (and so blocks similar later ones) only once one of its
+    responses is kept.
     """
     kept, drops = [], []
     instr_sim = _Similarity(group["prompt"], rules.rouge_limit, "instruction", pool)
@@ -115,7 +117,6 @@ def clean_low_group(group: dict, rules: CleanRules,
             drops.append({"id": ins["id"], "level": "instruction", "reason": reason,
                           "dropped_responses": len(ins.get("responses", []))})
             continue
-        instr_sim.kept.append(tok)
         if rules.response_scope == "instruction":
             resp_sim = _Similarity(group["response"], rules.rouge_limit, "response")
         pairs = []
@@ -131,6 +132,9 @@ def clean_low_group(group: dict, rules: CleanRules,
         if not pairs:
             drops.append({"id": ins["id"], "level": "instruction", "reason": "instruction_no_response_left",
                           "dropped_responses": 0})
+            continue
+        # only now is the instruction kept: one left without a response blocks no later one
+        instr_sim.kept.append(tok)
         kept.extend(pairs)
     if not kept:
         drops.append({"id": group["seed_id"], "level": "group", "reason": "group_empty"})

@@ -78,11 +78,25 @@ def review_requests(records: list[dict], p: prompts.Prompts, review: ReviewSetti
     return reqs
 
 
+def _origin(rec: dict) -> str:
+    """Where a record comes from, by its lineage: a Seed_0 record's index in the seed file, a
+    generated one's seed record (its root); "" without lineage."""
+    lin = rec.get("lineage") or {}
+    if lin.get("source"):
+        file, _, index = lin["source"].rpartition("#")
+        return f", {file} record {index}"
+    if lin.get("root_id") and lin["root_id"] != rec.get("id"):
+        return f", iteration {lin.get('iteration')}, from seed record {lin['root_id']}"
+    return ""
+
+
 def too_long_warnings(records: list[dict], completions: list[list[dict]]) -> list[str]:
     """One warning per record whose judge prompt does not fit the context: it can only ever be
-    answered 'prompt_too_long' (index in the input file, id, length in tokens)."""
-    return [f"warning: record {i} ({rec['id']}): the judge prompt is {cs[0].get('prompt_tokens')} tokens, "
-            "more than vllm.max_model_len: it can only ever be 'prompt_too_long'"
+    answered 'prompt_too_long' (index in the shard, id and origin, length in tokens). Seed_0's
+    records are warned about already by prepare_seed, on an estimate."""
+    return [f"warning: record {i} of the shard ({rec['id']}{_origin(rec)}): the judge prompt is "
+            f"{cs[0].get('prompt_tokens')} tokens, more than vllm.max_model_len: it can only ever be "
+            "'prompt_too_long'"
             for i, (rec, cs) in enumerate(zip(records, completions, strict=True))
             if cs and cs[0]["finish_reason"] == "prompt_too_long"]
 

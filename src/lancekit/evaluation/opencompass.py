@@ -46,7 +46,16 @@ from .registry import (
 from .render import merged_settings, merged_vllm, render_eval_config
 from .summary import MissingBenchmarksError, find_summary_csv, parse_summary_csv, require_scores
 from .task_logs import LogTailer, failed_task_logs
-from .vllm_server import VLLMServer, VLLMServerError, free_port, server_argv, server_env, terminate_on_signals
+from .vllm_server import (
+    API_KEY_ENV,
+    VLLMServer,
+    VLLMServerError,
+    free_port,
+    new_api_key,
+    server_argv,
+    server_env,
+    terminate_on_signals,
+)
 
 _EXP_FOLDER = re.compile(r"Current exp folder:\s*(\S+)")
 
@@ -211,27 +220,65 @@ def on_gpu() -> bool:
     return envs.has_nvidia_gpu()
 
 
+def _render(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
+            trust_remote_code: bool, api_base: str | None) -> str:
+    concurrency = int(vllm["max_num_seqs"]) if group == "vllm" else None
+    return render_eval_config(str(model), abbr, specs, settings, trust_remote_code, backend=group,
+                              api_base=api_base, concurrency=concurrency)
+
+
+def reuse_text(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
+               trust_remote_code: bool) -> str:
+    """What a finished run folder of one backend group must match to be gone on in (with the
+    model's files, reusable_run): the rendered config, the server's settings, the benchmark files
+    and the evaluation's code (a fix or an edited file must never bring back old scores); not the
+    server's port, which changes from run to run."""
+    api_base = "http://127.0.0.1:PORT/v1" if group == "vllm" else None
+    return (_render(group, specs, model, abbr, settings, vllm, trust_remote_code, api_base)
+            + (repr(sorted(vllm.items())) if group == "vllm" else "")
+            + f"\ndata {data_fingerprint(specs, os.environ.get('COMPASS_DATA_CACHE'))}"
+            + f"\ncode {code_version('evaluate')}")
+
+
+def plan_groups(model: Path, abbr: str, benchmarks: list, settings: dict, backend: str,
+                vllm: dict | None) -> tuple[dict, dict, list[dict], dict[str, list[dict]]]:
+    """(settings, vLLM settings, dataset specs in the benchmarks' order, {backend group: its
+    specs}) of one evaluation, or EvalError before anything runs."""
+    settings, specs = checked_request(model, abbr, benchmarks, settings)
+    try:
+        vllm = merged_vllm(vllm)
+        groups: dict[str, list[dict]] = {}
+        for spec in specs:
+            groups.setdefault(backend_of(spec.get("benchmark", spec["name"]), backend), []).append(spec)
+    except BenchmarkError as e:
+        fail(str(e))
+    return settings, vllm, specs, groups
+
+
+def group_dir(work_dir: Path, group: str, groups: dict) -> Path:
+    """Each group is its own OpenCompass run: in the work folder itself when there is one."""
+    return work_dir if len(groups) == 1 else work_dir / group
+
+
 def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
               work_dir: Path, trust_remote_code: bool) -> tuple[dict, dict, Path, Path]:
     """One OpenCompass run for the benchmarks of one backend group ("vllm", "hf" or "ppl");
     returns (scores, parsed summary rows, run folder, summary CSV)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / f"eval_{abbr}.py"
-    concurrency = int(vllm["max_num_seqs"]) if group == "vllm" else None
 
     def render(api_base):
-        return render_eval_config(str(model), abbr, specs, settings, trust_remote_code, backend=group,
-                                  api_base=api_base, concurrency=concurrency)
+        return _render(group, specs, model, abbr, settings, vllm, trust_remote_code, api_base)
 
-    # the server's port changes from run to run: not part of what makes a run reusable; the
-    # benchmark files and the evaluation's code are (a fix or an edited file must not reuse scores)
-    reuse = reusable_run(work_dir, render("http://127.0.0.1:PORT/v1" if group == "vllm" else None)
-                         + (repr(sorted(vllm.items())) if group == "vllm" else "")
-                         + f"\ndata {data_fingerprint(specs, os.environ.get('COMPASS_DATA_CACHE'))}"
-                         + f"\ncode {code_version('evaluate')}", str(model))
+    reuse = reusable_run(work_dir, reuse_text(group, specs, model, abbr, settings, vllm, trust_remote_code),
+                         str(model))
     log_path = work_dir / f"opencompass_{abbr}.log"
     env = child_env(work_dir, settings)
     env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    # the server's key for this run only, in the environment of both ends (no file, no command line)
+    api_key = new_api_key() if group == "vllm" else None
+    if api_key:
+        env[API_KEY_ENV] = api_key
 
     def run(api_base=None):
         write_text_atomic(config_path, render(api_base))
@@ -261,8 +308,8 @@ def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: d
         server_log = work_dir / f"vllm_server_{abbr}.log"
         log(f"[vllm] starting the vLLM server (log {server_log}): " + " ".join(argv))
         try:
-            with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu), server_log, port,
-                            vllm["startup_timeout"]) as server:
+            with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu, api_key=api_key), server_log, port,
+                            vllm["startup_timeout"], api_key=api_key) as server:
                 log(f"[vllm] server ready at {server.api_base} in {server.startup_seconds:.0f} s")
                 rc, run_dir = run(server.api_base)
             log("[vllm] server stopped")
@@ -313,18 +360,11 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
     t0 = time.time()
     work_dir, model = Path(work_dir).resolve(), Path(model).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    settings, specs = checked_request(model, abbr, benchmarks, settings)
-    try:
-        vllm = merged_vllm(vllm)
-        groups: dict[str, list[dict]] = {}
-        for spec in specs:
-            groups.setdefault(backend_of(spec.get("benchmark", spec["name"]), backend), []).append(spec)
-    except BenchmarkError as e:
-        fail(str(e))
+    settings, vllm, specs, groups = plan_groups(model, abbr, benchmarks, settings, backend, vllm)
     scores, items, n_items, runs = {}, {}, {}, {}
     with terminate_on_signals():
         for group, group_specs in groups.items():
-            gdir = work_dir if len(groups) == 1 else work_dir / group
+            gdir = group_dir(work_dir, group, groups)
             g0 = time.time()
             gscores, parsed, run_dir, csv_path = run_group(group, group_specs, model, abbr, settings, vllm,
                                                            gdir, trust_remote_code)

@@ -199,7 +199,7 @@ def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_
     """The OpenCompass model dict of one backend group: "hf" (chat model, transformers), "ppl"
     (base model without chat template: likelihood benchmarks) or "vllm" (OpenAI-compatible chat
     API of a local `vllm serve`, greedy: temperature 0; the server applies the model's own chat
-    template, as the HF chat model does)."""
+    template, as the HF chat model does; its API key comes from the environment, key="ENV")."""
     s = merged_settings(settings)
     path = os.path.abspath(os.fspath(model_path))
     if backend == "vllm":
@@ -212,7 +212,9 @@ def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_
             "path": model_abbr,               # the server's --served-model-name
             "tokenizer_path": path,           # prompt lengths counted with the model's tokenizer
             "trust_remote_code": bool(trust_remote_code),
-            "key": "EMPTY",
+            # the server's per-run key is read from $OPENAI_API_KEY (vllm_server.API_KEY_ENV): never
+            # written here, so neither this file nor OpenCompass's copies of it hold the key
+            "key": "ENV",
             "openai_api_base": api_base,
             "query_per_second": 10000,        # no rate limit: a local server
             "max_workers": n,                 # concurrent requests = vLLM's continuous batch

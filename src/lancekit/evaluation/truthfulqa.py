@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ..core.io import read_json, read_jsonl
+from ..core.io import InputError, read_json, read_jsonl
 
 DATA_FILE = "data/truthfulqa/mc_task.json"   # under $COMPASS_DATA_CACHE
 
@@ -40,8 +40,9 @@ QA_PRIMER = (
 PROMPT = QA_PRIMER + "\n\nQ: {question}\nA:"
 
 
-class TruthfulQAError(ValueError):
-    pass
+class TruthfulQAError(InputError):
+    """Bad TruthfulQA data or scores; for the data file, the message names the file, the record
+    and the field (an InputError, as the file readers raise for a file they cannot read)."""
 
 
 def continuation(choice: str) -> str:
@@ -60,21 +61,44 @@ def mc2_score(logprobs: list[float], labels: list[int]) -> float:
     return sum(m for m, y in zip(mass, labels) if y) / sum(mass)
 
 
+def _is_text(value) -> bool:
+    """A non-empty string the model can be given: no lone surrogate (a JSON ``"\\ud800"``)."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _targets(rec: dict, where: str) -> tuple[list[str], list[int]]:
     t = rec.get("mc2_targets")
     if isinstance(t, dict) and set(t) == {"choices", "labels"}:
-        choices, labels = list(t["choices"]), list(t["labels"])
+        choices, labels = t["choices"], t["labels"]
+        if not isinstance(choices, list) or not isinstance(labels, list):
+            raise TruthfulQAError(f"{where}: field 'mc2_targets': 'choices' and 'labels' must be lists, got "
+                                  f"{type(choices).__name__} and {type(labels).__name__}")
     elif isinstance(t, dict) and t:
         choices, labels = list(t), list(t.values())
     else:
         raise TruthfulQAError(f"{where}: field 'mc2_targets' must be {{choice: 0|1}} or "
-                              f"{{'choices': [...], 'labels': [...]}}, got {t!r:.80}")
-    if len(choices) != len(labels) or not all(isinstance(c, str) and c.strip() for c in choices):
+                              f"{{'choices': [...], 'labels': [...]}}, got {_shown(t)}")
+    if len(choices) != len(labels) or not all(_is_text(c) for c in choices):
         raise TruthfulQAError(f"{where}: field 'mc2_targets' has empty or unmatched choices")
-    if any(y not in (0, 1) for y in labels) or not any(labels) or all(labels):
+    bad = next((k for k, y in enumerate(labels) if y not in (0, 1)), None)  # true/false read as 1/0
+    if bad is not None:
+        raise TruthfulQAError(f"{where}: field 'mc2_targets': label {bad} must be 0 or 1, got {_shown(labels[bad])}")
+    if not any(labels) or all(labels):
         raise TruthfulQAError(f"{where}: field 'mc2_targets' labels must be 0/1 with at least one "
-                              f"of each, got {labels}")
+                              f"of each, got {sum(map(bool, labels))} true of {len(labels)}")
     return choices, [int(y) for y in labels]
+
+
+def _shown(value) -> str:
+    """A bad value in an error message: a number as itself, anything else by its type (a whole
+    nested object could be huge)."""
+    return repr(value) if isinstance(value, int | float) and len(str(value)) < 40 else type(value).__name__
 
 
 def parse_items(raw: list, path: str = "mc_task.json") -> list[dict]:
@@ -87,8 +111,8 @@ def parse_items(raw: list, path: str = "mc_task.json") -> list[dict]:
         if not isinstance(rec, dict):
             raise TruthfulQAError(f"{where}: not an object")
         q = rec.get("question")
-        if not isinstance(q, str) or not q.strip():
-            raise TruthfulQAError(f"{where}: field 'question' missing or empty")
+        if not _is_text(q):
+            raise TruthfulQAError(f"{where}: field 'question' missing, empty or not text")
         choices, labels = _targets(rec, where)
         items.append({"question": q, "choices": choices, "labels": labels})
     return items

@@ -5,12 +5,18 @@ Standard library only: it runs in the opencompass environment and starts the ser
 vLLM environment's python (the two cannot share one environment). The server
 
 - listens on 127.0.0.1 only, on a free port, with the model's folder served under the model abbr;
+- answers only requests that carry this run's random API key (`new_api_key`): another user of a
+  shared node reaches 127.0.0.1 too. The key goes to the server in its environment
+  (VLLM_API_KEY, which vLLM reads like `--api-key`), not on its command line, which every user
+  can read (ps, /proc/<pid>/cmdline), and to OpenCompass the same way (API_KEY_ENV);
 - is offline (HF_HUB_OFFLINE etc.), with `--trust-remote-code` only when the pipeline sets it;
 - on CPU gets the environment every CPU vLLM gets (lancekit.core.envs.vllm_cpu_env), eager
   mode, and the eval dtype;
 - runs in its own process group (session), which `stop()` terminates (then kills) as a whole,
   also when the evaluation fails or is killed (SIGTERM/SIGINT are turned into exceptions by
   `terminate_on_signals`, so the `with` block's exit runs);
+- dies with the process that started it, even one killed with SIGKILL, which runs no exit code
+  (Linux: the kernel sends it SIGTERM, PR_SET_PDEATHSIG; see `spawn`);
 - writes its log to a file; a server that dies or does not answer within `startup_timeout`
   raises VLLMServerError naming that log, with its last lines.
 """
@@ -18,13 +24,17 @@ vLLM environment's python (the two cannot share one environment). The server
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from ..core.envs import OFFLINE_ENV, vllm_cpu_env
@@ -32,6 +42,16 @@ from ..core.envs import OFFLINE_ENV, vllm_cpu_env
 
 class VLLMServerError(RuntimeError):
     """The vLLM server did not start (the message names its log)."""
+
+
+SERVER_KEY_ENV = "VLLM_API_KEY"   # the server's key (vLLM reads it when --api-key is not given)
+API_KEY_ENV = "OPENAI_API_KEY"    # the client's: OpenCompass's key="ENV" (render.model_config)
+PR_SET_PDEATHSIG = 1              # linux/prctl.h
+
+
+def new_api_key() -> str:
+    """A fresh key for one server: ~256 random bits, URL-safe (it goes into an HTTP header)."""
+    return secrets.token_urlsafe(32)
 
 
 def free_port() -> int:
@@ -60,9 +80,13 @@ def server_argv(python: str, model: str, served_name: str, port: int, vllm: dict
     return argv
 
 
-def server_env(base: dict, vllm: dict, *, on_gpu: bool = False) -> dict:
+def server_env(base: dict, vllm: dict, *, on_gpu: bool = False, api_key: str | None = None) -> dict:
+    """The server's environment; with `api_key`, it answers only requests that carry it."""
     env = {**base, **OFFLINE_ENV, "VLLM_NO_USAGE_STATS": "1", "VLLM_DO_NOT_TRACK": "1",
            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env.pop(SERVER_KEY_ENV, None)  # never a key of the caller's own
+    if api_key:
+        env[SERVER_KEY_ENV] = api_key
     # lancekit of the opencompass env is not the server's business
     env.pop("PYTHONPATH", None)
     if not on_gpu:
@@ -83,12 +107,39 @@ def tail(path: Path, n: int = 30) -> str:
     return "\n".join(lines[-n:])
 
 
-class VLLMServer:
-    """`with VLLMServer(argv, env, log_path, port) as server: ... server.api_base ...`"""
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """The child's first act (before exec): ask the kernel for SIGTERM when the parent dies, and
+    exit at once if it already has (it may have died before the request was made). libc is
+    loaded here, in the parent: the child between fork and exec should do as little as it can."""
+    libc = ctypes.CDLL(None, use_errno=True)  # this process's own symbols: libc's prctl among them
 
-    def __init__(self, argv: list[str], env: dict, log_path: Path, port: int, startup_timeout: float = 600):
+    def request() -> None:
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:
+            os._exit(128 + signal.SIGTERM)
+
+    return request
+
+
+def spawn(argv: list[str], env: dict, log) -> subprocess.Popen:
+    """Start `argv` in its own process group (stop() ends the group), output to the open file
+    `log`. On Linux it gets SIGTERM when this process dies, also by SIGKILL, where no `finally`
+    runs (PR_SET_PDEATHSIG; the signal follows the thread that started it, so start it from
+    the main thread, as run_group does)."""
+    preexec = _die_with_parent(os.getpid()) if sys.platform.startswith("linux") else None
+    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, preexec_fn=preexec)
+
+
+class VLLMServer:
+    """`with VLLMServer(argv, env, log_path, port, api_key=key) as server: ... server.api_base ...`
+    (`api_key`: the key the server was given in `env`, which the readiness check must send)."""
+
+    def __init__(self, argv: list[str], env: dict, log_path: Path, port: int, startup_timeout: float = 600,
+                 api_key: str | None = None):
         self.argv, self.env, self.log_path, self.port = argv, env, Path(log_path), port
-        self.startup_timeout = startup_timeout
+        self.startup_timeout, self.api_key = startup_timeout, api_key
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -97,8 +148,11 @@ class VLLMServer:
 
     def _ready(self) -> bool:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(f"{self.api_base}/models")
+        if self.api_key:
+            request.add_header("Authorization", f"Bearer {self.api_key}")
         try:
-            with opener.open(f"{self.api_base}/models", timeout=5) as r:
+            with opener.open(request, timeout=5) as r:
                 return r.status == 200
         except (urllib.error.URLError, OSError, ValueError):
             return False
@@ -109,8 +163,7 @@ class VLLMServer:
         with open(self.log_path, "w", encoding="utf-8") as logf:
             logf.write("$ " + " ".join(self.argv) + "\n")
             logf.flush()
-            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = spawn(self.argv, self.env, logf)
         try:
             while not self._ready():
                 if self.proc.poll() is not None:

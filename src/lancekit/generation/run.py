@@ -59,7 +59,7 @@ def run_requests(engine, requests: list[dict], sampling: Sampling, max_tokens: i
     keys = [progress.key(r, sampling, max_tokens) for r in requests]
     pending = []
     for i, k in enumerate(keys):
-        comps = progress.get(k)
+        comps = progress.get(k, requests[i]["n"])  # a saved line with other than n samples is not trusted
         if comps is None:
             pending.append(i)
         else:

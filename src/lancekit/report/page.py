@@ -20,7 +20,7 @@ from ..core.io import write_text_atomic
 from ..methods.runs import parse_run
 from . import compare, plots, provenance, scores, spread, stages
 from . import paper as pp
-from .load import load, read_times
+from .load import load_stats, load_summary, load_training, read_times
 from .markdown import to_markdown
 from .names import bench_name, group, method_name, model_label
 
@@ -45,9 +45,9 @@ class Report:
 
     def __init__(self, lay: dict):
         self.methods, self.iters = list(lay["methods"]), dict(lay["iters"])
-        self.summaries = summaries = {r: s for r, path in lay["summaries"].items() if (s := load(path))}
+        self.summaries = summaries = {r: s for r, path in lay["summaries"].items() if (s := load_summary(path))}
         # training-seed replicates (train.seeds): {run: {seed: summary}}
-        self.replicates = {r: {int(k): s for k, path in by.items() if (s := load(path))}
+        self.replicates = {r: {int(k): s for k, path in by.items() if (s := load_summary(path))}
                            for r, by in (lay.get("replicates") or {}).items()}
         self.ran = scores.benchmarks_ran(summaries)
         self.main_b, self.maths_b = scores.main_benchmarks(self.ran), scores.maths_benchmarks(self.ran)
@@ -62,11 +62,11 @@ class Report:
         self.vs = compare.versus(self.ev, summaries, self.methods, self.iters, at=self.at,
                                  columns=self.vs_columns, averages=self.averages)
         self.not_comparable = provenance.not_comparable(summaries, self.averages)
-        self.stats = {m: {int(t): {stage: load(p) or {} for stage, p in by.items()} for t, by in per.items()}
+        self.stats = {m: {int(t): {stage: load_stats(p) or {} for stage, p in by.items()} for t, by in per.items()}
                       for m, per in lay["stats"].items()}
         self.train = {m: {(int(k.split("/")[0]), k.split("/")[1]): Path(d) for k, d in per.items()}
                       for m, per in lay["train"].items()}
-        self.infos = {m: {k: i for k, d in per.items() if (i := load(d / "lance_train.json"))}
+        self.infos = {m: {k: i for k, d in per.items() if (i := load_training(d / "lance_train.json"))}
                       for m, per in self.train.items()}
         self.times = read_times(lay["times"])
         self.paper, self.backbone = lay.get("paper"), lay.get("paper_backbone") or "Qwen2-7B"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..core.io import InputError
 from ..evaluation.registry import group_members
 from ..methods.runs import parse_run, run_key
 from . import words
@@ -20,8 +21,14 @@ PAPER_SCHEMA = {"backbone": pl.Utf8, "method": pl.Utf8, "iteration": pl.Int64, "
 
 
 def load_paper(path) -> pl.DataFrame:
-    """data/paper/lance_paper_results.csv (tidy; see data/paper/README.md)."""
-    return pl.read_csv(path, schema=PAPER_SCHEMA)
+    """data/paper/lance_paper_results.csv (tidy; see data/paper/README.md); a file that is not
+    such a table is an `InputError` naming it."""
+    try:
+        return pl.read_csv(path, schema=PAPER_SCHEMA)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"{path}: not the paper's results table (columns {', '.join(PAPER_SCHEMA)}): "
+                         f"{first}") from None
 
 
 def _paper_score(paper: pl.DataFrame, backbone: str, method: str, bench: str, source: str,

@@ -14,7 +14,12 @@ is its entry point).
 - Checkpoints (train.save_steps) are written in the work dir with the optimizer state. A rerun of
   a killed run finds the work dir of the same training (same start model, data, template and
   settings: a fingerprint in the work dir) and resumes from its last complete checkpoint; a work
-  dir of any other training is removed. Checkpoints never reach OUT_DIR.
+  dir of any other training is removed. Checkpoints never reach OUT_DIR. Resume state that cannot
+  be read (a torn or empty trainer_state.json, a checkpoint without its weights, a garbage
+  train.yaml or fingerprint) is never trusted: the job falls back to the previous complete
+  checkpoint, or starts afresh, and says so in the log with the path and the reason
+  (lancekit.training.resume). The work dir's own files (train.yaml, the fingerprint) are written
+  atomically.
 - DPO: start it from the SFT output (--model SFT_DIR); LLaMA-Factory then uses that model as the
   reference model (ref_model is left unset).
 - Before it trains, the job prints its optimizer-step plan (lancekit.training.plan) and records it
@@ -38,13 +43,13 @@ from pathlib import Path
 import yaml
 
 from ..core.envs import OFFLINE_ENV
-from ..core.io import read_jsonl_lenient, write_json
+from ..core.io import read_jsonl_lenient, write_json, write_text_atomic
 from ..core.provenance import model_fingerprint
 from .config import build_export_config, build_train_config, dataset_info_file
 from .plan import plan_lines, processes, step_plan, too_few
+from .resume import RUN_STAMP, resumable
 
 MODEL_FILES = ("config.json", "tokenizer_config.json")
-RUN_STAMP = "lance_run.fingerprint"  # in the work folder: which training it belongs to
 
 
 class TrainError(RuntimeError):
@@ -206,7 +211,8 @@ RUN_FILES = ("trainer_log", "trainer_state", "training_", "train_results", "all_
 
 
 def dump_yaml(path: Path, obj: dict) -> None:
-    path.write_text(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
+    """Atomic: a kill while train.yaml is rewritten on resume leaves the old one, never half."""
+    write_text_atomic(path, yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
 
 
 def carry_over(in_dir: Path, dest: Path) -> None:
@@ -289,25 +295,6 @@ def run_fingerprint(stage: str, in_dir: Path, data: Path, template_file: str, se
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def last_checkpoint(output_dir: Path) -> Path | None:
-    """The newest complete checkpoint (the trainer writes trainer_state.json last); incomplete
-    ones, cut by a kill, are removed."""
-    ckpts = sorted((p for p in output_dir.glob("checkpoint-*") if p.name[11:].isdigit()),
-                   key=lambda p: int(p.name[11:]))
-    while ckpts and not (ckpts[-1] / "trainer_state.json").is_file():
-        shutil.rmtree(ckpts.pop())
-    return ckpts[-1] if ckpts else None
-
-
-def resumable(work: Path, fingerprint: str) -> Path | None:
-    """The checkpoint to resume from: the work folder of a killed run of the same training."""
-    stamp = work / RUN_STAMP
-    if not (work / "train.yaml").is_file() or not stamp.is_file() or stamp.read_text().strip() != fingerprint:
-        return None
-    cfg = yaml.safe_load((work / "train.yaml").read_text(encoding="utf-8"))
-    return last_checkpoint(Path(cfg["output_dir"]))
-
-
 def drop_checkpoints(output_dir: Path) -> None:
     for ckpt in output_dir.glob("checkpoint-*"):
         shutil.rmtree(ckpt)
@@ -325,9 +312,9 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
     info = {"stage": stage, "skipped": False, "reason": None, "n_examples": n, "base_model": str(in_dir),
             "data": str(data), "seconds": None, "final_loss": None, "resumed_from": None}
     fingerprint = run_fingerprint(stage, in_dir, data, template_file, settings)
-    resume = resumable(work, fingerprint) if n and work.exists() else None
-    if work.exists() and resume is None:
-        shutil.rmtree(work)  # an earlier run of other data or settings, or one without a checkpoint
+    state = resumable(work, fingerprint) if n and work.exists() else None
+    if work.exists() and state is None:
+        shutil.rmtree(work)  # an earlier run of other data or settings, or one without a usable checkpoint
     final = work / "output"
     if n == 0:
         work.mkdir(parents=True)
@@ -337,12 +324,12 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
         shutil.rmtree(work)
         return info
     require_deepspeed(settings)
-    if resume is None:
+    if state is None:
         work.mkdir(parents=True)
         cfg = prepare(work, stage, in_dir, data, template_file, settings)
-        (work / RUN_STAMP).write_text(fingerprint + "\n")
+        write_text_atomic(work / RUN_STAMP, fingerprint + "\n")  # last: the work folder is complete
     else:
-        cfg = yaml.safe_load((work / "train.yaml").read_text(encoding="utf-8"))
+        resume, cfg = state
         cfg["resume_from_checkpoint"] = str(resume)
         dump_yaml(work / "train.yaml", cfg)
         info["resumed_from"] = resume.name
