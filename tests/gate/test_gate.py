@@ -193,7 +193,8 @@ def test_a_target_after_configfile_with_one_value(tmp_path):
     # NaN and infinity pass the schema's bounds (every comparison with NaN is false)
     ({"split_threshold": float("nan")}, "split_threshold: not a finite number"),
     ({"i_sheep": {"threshold": float("nan")}}, "i_sheep.threshold: not a finite number"),
-    ({"sampling": {"temperature": float("inf")}}, "sampling.temperature: not a finite number"),
+    ({"sampling": {"temperature": float("inf")}}, "On instance['sampling']['temperature']"),  # over its maximum
+    ({"train": {"learning_rate": float("inf")}}, "train.learning_rate: not a finite number"),  # no maximum
     ({"prompts": {"review": "authors:ReviewPrompt"}},
      "prompts.review: 'authors:ReviewPrompt' names the authors' repository, but authors.repo is not set"),
 ])

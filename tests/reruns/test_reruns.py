@@ -401,6 +401,7 @@ def test_a_local_base_model_is_an_input(own_checkout, tmp_path):
     model = tmp_path / "my_model"
     model.mkdir()
     (model / "config.json").write_text("{}\n")
+    (model / "model.safetensors").write_text("")  # weights: a config.json alone stops the dry run
     with open(checkout.root / "cfg.yaml", "a") as f:
         f.write(f"model: {{base: {model}}}\n")
     checkout.lance()

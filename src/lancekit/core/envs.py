@@ -4,7 +4,9 @@ Each engine's pins live in one file, ``envs/<name>.txt``; an optional
 ``envs/<name>.post-deploy.sh`` runs once after the install (Snakemake's conda integration runs
 the same file when ``--sdm conda`` is used with ``envs/<name>.yaml``). The environment lives in
 ``$LANCE_ENV_DIR/<name>-<hash>`` (default ``~/.cache/lance/envs``), where the hash covers both
-files and the Python version: edit a pin and a new environment is built beside the old one.
+files and the Python version: edit a pin and a new environment is built beside the old one. pip
+itself is pinned too (PIP), but is no part of the hash: it installs the same pinned packages
+whatever its version, so a new pip rebuilds nothing.
 
 An engine may have an extra pin file, installed last when the workflow asks for it:
 ``envs/llamafactory-deepspeed.txt`` when ``train.deepspeed`` is set (``LANCE_TRAIN_DEEPSPEED=1``,
@@ -38,6 +40,9 @@ OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_
                "HF_EVALUATE_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TOKENIZERS_PARALLELISM": "false",
                "WANDB_DISABLED": "true"}
 READY = ".lance-ready"
+# pip itself, installed first into every new environment: pinned like everything it installs (the
+# main environment's when it was pinned), never "the newest" of the day
+PIP = "pip==26.3"
 # extra pin files: (engine, the variable that asks for it, its pin file's suffix)
 EXTRAS = (("llamafactory", "LANCE_TRAIN_DEEPSPEED", "deepspeed"),)
 
@@ -140,7 +145,7 @@ class EnvError(RuntimeError):
 def _build(path: Path, files: list[Path]) -> None:
     _run([sys.executable, "-m", "venv", str(path)])
     py = str(path / "bin" / "python")
-    _run([py, "-m", "pip", "install", "--upgrade", "pip"])
+    _run([py, "-m", "pip", "install", PIP])
     _run([py, "-m", "pip", "install", "-r", str(files[0])])
     for f in files[1:]:
         if f.suffix == ".sh":

