@@ -4,6 +4,7 @@ saved in chunks as they finish (lancekit.progress)."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 
@@ -47,6 +48,11 @@ def batches(requests: list[dict]) -> dict[tuple, list[int]]:
     return out
 
 
+# LANCE_TRACE_REQUESTS=<file>: one line per request the engine finished (the fault-injection
+# benchmark counts the ones finished twice); unset in every run of the pipeline itself
+TRACE = os.environ.get("LANCE_TRACE_REQUESTS")
+
+
 def run_requests(engine, requests: list[dict], sampling: Sampling, max_tokens: int, desc: str,
                  progress: Progress | None = None, chunk: int = 0) -> list[list[dict]]:
     """Completions (as dicts) for every request, in request order. A request's own
@@ -78,6 +84,9 @@ def run_requests(engine, requests: list[dict], sampling: Sampling, max_tokens: i
             i = part[j]
             out[i] = [asdict(c) for c in comps]
             done.append((keys[i], out[i]))
+            if TRACE:  # benchmarks/bench_faults.py: which finished requests a kill made the engine redo
+                with open(TRACE, "a") as f:
+                    f.write(f"{progress.path}\t{keys[i]}\n")
             if len(done) >= size:
                 progress.save(done)
                 done.clear()
