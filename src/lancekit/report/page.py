@@ -8,6 +8,7 @@ The layout (workflow/rules/common.smk, report_layout) names every file the repor
 ``replicates`` ({run: {seed: summary.json}}: train.seeds), ``times`` ({run: {stage: [benchmark
 .tsv, ...]}}), ``paper``, ``paper_backbone`` and
 ``headline_iteration`` (report.headline_iteration: the iteration the headline tables show).
+Beside the layout, ``judge_gold`` (report.judge_gold): a user's gold scores for the judge.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import polars as pl
 
 from ..core.io import write_text_atomic
 from ..methods.runs import parse_run
-from . import compare, plots, provenance, scores, spread, stages
+from . import compare, judge_bias, plots, provenance, scores, spread, stages
 from . import paper as pp
-from .load import load_stats, load_summary, load_training, read_times
+from .load import load_judge_gold, load_stats, load_summary, load_training, read_times
 from .markdown import to_markdown
 from .names import bench_name, group, method_name, model_label
 
@@ -28,8 +29,14 @@ JUDGE_NOTE = ("Parse failures: votes with no valid score (0 under the constraine
               "labels each record good or mediocre; the AUC is the chance that a good record scores above "
               "a mediocre one (0.5: the judge cannot tell them apart), with its 95 % bootstrap interval. "
               "Iterations after the first reuse the stored seed scores.\n")
+BIAS_NOTE = ("Measured as judge evaluations report them (lancekit.report.judge_bias). n: records with a score; "
+             "length ρ: Spearman's ρ of score with response length in characters (> 0: longer answers score "
+             "higher); vote SD mean and vote range max: the spread of a record's valid votes (records with 2 or "
+             "more); across threshold: the share of those whose votes fall on both sides of split_threshold; AUC "
+             "(seed): the good/mediocre AUC above; gold ρ and mean abs. diff. (report.judge_gold): against the user's "
+             "scores for the same ids. –: undefined (under 3 records, constant input, no votes).\n")
 # what the report writes: the rule's output names (workflow/rules/report.smk)
-OUTPUTS = ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge", "eval_csv", "funnel_csv")
+OUTPUTS = ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge", "judge_bias", "eval_csv", "funnel_csv")
 
 
 def _md(df: pl.DataFrame, digits: int = 2, empty: str | None = None) -> str:
@@ -43,7 +50,7 @@ def _drop_empty_columns(df: pl.DataFrame, keep=("iter",)) -> pl.DataFrame:
 class Report:
     """Everything read once: the evaluation frame, the stage statistics, training records, times."""
 
-    def __init__(self, lay: dict):
+    def __init__(self, lay: dict, judge_gold: str | None = None):
         self.methods, self.iters = list(lay["methods"]), dict(lay["iters"])
         self.summaries = summaries = {r: s for r, path in lay["summaries"].items() if (s := load_summary(path))}
         # training-seed replicates (train.seeds): {run: {seed: summary}}
@@ -70,6 +77,7 @@ class Report:
                       for m, per in self.train.items()}
         self.times = read_times(lay["times"])
         self.paper, self.backbone = lay.get("paper"), lay.get("paper_backbone") or "Qwen2-7B"
+        self.gold = load_judge_gold(judge_gold)
 
 
 def title(r: Report) -> str:
@@ -185,8 +193,10 @@ def method_section(r: Report, m: str) -> list[str]:
     if not drops.is_empty():
         md += ["#### Clean: drop reasons\n", to_markdown(drops)]
     jt = stages.judge_table(s)
+    bias = judge_bias.bias_table(s, r.gold)
     return md + ["### Judge health\n", (JUDGE_NOTE + "\n" + to_markdown(jt, 3)) if not jt.is_empty()
                  else "_no review stage in this method_\n",
+                 *(["#### Judge bias across iterations\n", BIAS_NOTE, to_markdown(bias, 3)] if bias.height else []),
                  "### Training\n", _md(stages.training_table(r.infos.get(m, {})), 3, "no training record yet"),
                  "### Wall time per stage (s)\n",
                  _md(stages.time_table({k: v for k, v in r.times.items() if parse_run(k)[0] == m}), 1, "no timings")]
@@ -198,19 +208,21 @@ def funnel_csv(r: Report) -> pl.DataFrame | None:
     return pl.concat(funnels, how="diagonal_relaxed") if funnels else None
 
 
-def write_report(lay: dict, out: dict[str, str]) -> str:
-    """Write every output (``out``: the rule's output name -> path, `OUTPUTS`); return the page."""
+def write_report(lay: dict, out: dict[str, str], judge_gold: str | None = None) -> str:
+    """Write every output (``out``: the rule's output name -> path, `OUTPUTS`); return the page.
+    ``judge_gold``: the file of report.judge_gold, or None."""
     missing = set(OUTPUTS) - set(out)
     if missing:
         raise ValueError(f"the report rule must declare the outputs {sorted(missing)}")
     for path in out.values():
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    r = Report(lay)
+    r = Report(lay, judge_gold)
     md = [title(r), *evaluation_section(r), *maths_section(r), *paper_section(r), *measured_section(r),
           *shared_section(r)]
     for m in r.methods:
         md += method_section(r, m)
-    md += ["![funnel](funnel.png)\n", "![judge](judge.png)\n", "![loss](loss.png)\n"]
+    md += ["![funnel](funnel.png)\n", "![judge](judge.png)\n", "![judge bias](judge_bias.png)\n",
+           "![loss](loss.png)\n"]
     # the tidy tables (written empty with their header when there is nothing yet: declared outputs)
     scores.tidy_eval(r.ev).write_csv(out["eval_csv"])
     (funnel_csv(r) if r.methods else pl.DataFrame(schema={"method": pl.Utf8})).write_csv(out["funnel_csv"])
@@ -220,6 +232,8 @@ def write_report(lay: dict, out: dict[str, str]) -> str:
     plots.plot_funnel(r.stats, r.methods, Path(out["funnel"]))
     plots.plot_loss(r.train, r.methods, Path(out["loss"]))
     plots.plot_judge(r.stats, r.methods, Path(out["judge"]))
+    plots.plot_judge_bias({m: judge_bias.bias_table(r.stats.get(m, {}), r.gold) for m in r.methods},
+                          Path(out["judge_bias"]))
     text = "\n".join(md)
     write_text_atomic(out["md"], text)
     return text

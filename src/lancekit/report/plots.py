@@ -13,6 +13,7 @@ import polars as pl  # noqa: E402
 
 from ..methods import TABLE  # noqa: E402
 from ..methods.runs import run_key  # noqa: E402
+from .judge_bias import MEASURES  # noqa: E402
 from .load import loss_curve  # noqa: E402
 from .names import bench_name, method_name  # noqa: E402
 from .scores import cell  # noqa: E402
@@ -136,3 +137,24 @@ def plot_judge(stats: dict, methods: list[str], path: Path) -> None:
                     h = s.get(stage, {}).get("score_histogram")
                     if h and not s[stage].get("reused_scores"):
                         ax.plot(list(h), list(h.values()), marker=".", label=f"iter {t} {stage}")
+
+
+def plot_judge_bias(tables: dict[str, pl.DataFrame], path: Path) -> None:
+    """One panel per judge measure (lancekit.report.judge_bias.MEASURES) across iterations, one
+    line per method and review stage; a measure no stage has is an empty panel saying so."""
+    with panels(path, list(MEASURES), "Judge bias across iterations", "iteration", "",
+                one_legend=True) as axes:
+        for ax, measure in zip(axes, MEASURES):
+            for m, df in tables.items():
+                if measure not in df.columns:
+                    continue
+                stage = df["stage"].str.replace(r" \(stored scores\)$", "")  # one line per review stage
+                for st in stage.unique(maintain_order=True):
+                    pts = df.filter((stage == st) & pl.col(measure).is_not_null())
+                    if pts.height:
+                        ax.plot(pts["iter"].to_list(), pts[measure].to_list(), marker="o",
+                                label=f"{method_name(m)} {st}")
+            if ax.lines:
+                ax.xaxis.get_major_locator().set_params(integer=True)
+            else:
+                _empty(ax, "no report.judge_gold" if measure == "gold ρ" else "not measured")
