@@ -121,6 +121,15 @@ class Checkout:
         return found
 
 
+    def engine_calls_after(self, target, change=None, edit=None, first=()):
+        """engine_calls() of one run towards `target` with a change of settings and/or a file
+        edited, after a first run (with the arguments `first`) that left the state it finds."""
+        self.lance(target, *first)
+        self.engine_calls()
+        with edited(self.root / edit) if edit else contextlib.nullcontext():
+            self.lance(target, change=change)
+        return self.engine_calls()
+
     def engine_calls(self):
         """{shard: replayed?} of the engine stages' jobs since the last call (fake_stage.py)."""
         log = self.root / "engine_calls.jsonl"
@@ -296,11 +305,7 @@ ENGINE_TARGET = "results/lance/iter1/raw.json"  # iteration 1's seed review and 
 def test_a_rerun_for_an_engine_change_sends_every_request_again(own_checkout, change, edit):
     """The progress files stay beside finished shards; a rerun caused by the engine's settings or
     the code must not answer from them (fake_stage.py keys them with the stages' own code)."""
-    own_checkout.lance(ENGINE_TARGET)  # the finished run's progress files
-    own_checkout.engine_calls()
-    with edited(own_checkout.root / edit, "# changed\n") if edit else contextlib.nullcontext():
-        own_checkout.lance(ENGINE_TARGET, change=change)
-    calls = own_checkout.engine_calls()
+    calls = own_checkout.engine_calls_after(ENGINE_TARGET, change, edit)  # the finished run's progress files
     assert calls and not any(calls.values()), calls
 
 
@@ -316,6 +321,8 @@ def test_a_shard_redone_with_nothing_changed_is_answered_from_its_progress_file(
 
 
 EVAL_TARGET = "results/iter0/eval/summary.json"  # M_0's evaluation
+# first, a run folder of this checkout's own (a copied checkout's paths differ: its folders are never gone on in)
+EVALUATE_AGAIN = ("--forcerun", "evaluate", "--allowed-rules", "evaluate")
 
 
 @pytest.mark.parametrize("change,edit", [
@@ -326,21 +333,15 @@ EVAL_TARGET = "results/iter0/eval/summary.json"  # M_0's evaluation
 def test_a_rerun_evaluation_never_goes_on_in_an_old_run_folder(own_checkout, change, edit):
     """OpenCompass's run folder stays after a finished evaluation; a rerun for new benchmark data
     or new evaluation code must not go on in it (--reuse would bring back the old scores)."""
-    # the run folder of this checkout (a copied one's paths differ, so its folders are never gone on in)
-    own_checkout.lance(EVAL_TARGET, "--forcerun", "evaluate", "--allowed-rules", "evaluate")
-    own_checkout.engine_calls()
-    with edited(own_checkout.root / edit, "\n") if edit else contextlib.nullcontext():
-        own_checkout.lance(EVAL_TARGET, change=change)
-    calls = own_checkout.engine_calls()
+    calls = own_checkout.engine_calls_after(EVAL_TARGET, change, edit, first=EVALUATE_AGAIN)
     assert calls and not any(calls.values()), calls
 
 
 def test_a_killed_evaluation_of_the_same_model_and_data_goes_on_in_its_run_folder(own_checkout):
     """The other side: a rerun with nothing changed (as after a kill) goes on where it was."""
-    # the run folder of this checkout (a copied one's paths differ, so its folders are never gone on in)
-    own_checkout.lance(EVAL_TARGET, "--forcerun", "evaluate", "--allowed-rules", "evaluate")
+    own_checkout.lance(EVAL_TARGET, *EVALUATE_AGAIN)
     own_checkout.engine_calls()
-    own_checkout.lance(EVAL_TARGET, "--forcerun", "evaluate", "--allowed-rules", "evaluate")
+    own_checkout.lance(EVAL_TARGET, *EVALUATE_AGAIN)
     calls = own_checkout.engine_calls()
     assert calls and all(calls.values()), calls
 
