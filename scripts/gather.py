@@ -14,9 +14,8 @@ from lancekit import methods
 from lancekit.core.io import InputError, read_json, write_json
 from lancekit.data.generate import generate_stats
 from lancekit.data.judge import is_high_quality
-from lancekit.data.review import review_stats
+from lancekit.data.review import record_summary, review_stats
 from lancekit.generation import shards
-from lancekit.report.judge_bias import record_summary
 
 TOKEN_KEYS = ("samples", "generated_tokens", "truncated", "prompt_too_long")
 REQUEST_KEYS = ("requests_sent", "requests_resumed", "chunks")

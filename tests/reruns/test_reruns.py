@@ -217,8 +217,10 @@ def test_prompt_and_template_edits_rerun_the_stages_that_read_them(checkout, pat
     ("src/lancekit/generation/progress.py", {"review_seed", "review_new", "generate"}),
     ("src/lancekit/core/provenance.py", {"review_seed", "review_new", "generate", "train_m0", "train_sft",
                                          "train_dpo", "evaluate"}),
-    # one method's module: the stages that run every method's code (the methods table)
-    ("src/lancekit/methods/spin.py", {"generate", "annotate", "report"}),
+    # one method's module: the stages that run every method's code (the methods table, and the
+    # gather steps, which check each generation group's branch against the method's)
+    ("src/lancekit/methods/spin.py", {"generate", "annotate", "report", "review_seed_gather", "generate_gather",
+                                      "review_new_gather"}),
     ("scripts/train.py", {"train_m0", "train_sft", "train_dpo"}),
 ])
 def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module, rules):

@@ -15,6 +15,7 @@ from snakemake.utils import validate
 
 from lance_testing import ROOT
 from lancekit.core.io import InputError
+from lancekit.data import review
 from lancekit.pipeline.config_check import ConfigError, check_config
 from lancekit.report import judge_bias as jb
 from lancekit.report import load as rload
@@ -98,7 +99,7 @@ def test_agreement_with_a_gold_set_on_the_matched_ids():
 def test_record_summary_is_what_the_review_gather_writes():
     recs = [{"id": "x1", "response": "four", "review": {"score": 7.5, "votes": [7, 8]}},
             {"id": "x2", "response": "", "review": {"score": None, "votes": []}}]
-    assert jb.record_summary(recs) == {"ids": ["x1", "x2"], "scores": [7.5, None], "chars": [4, 0],
+    assert review.record_summary(recs) == {"ids": ["x1", "x2"], "scores": [7.5, None], "chars": [4, 0],
                                        "votes": [[7, 8], []]}
 
 

@@ -214,3 +214,13 @@ def reuse_reviews(records: list[dict]) -> tuple[list[dict], dict]:
     out = review_stats(records)
     out["reused_scores"] = True
     return records, out
+
+
+def record_summary(records: list[dict]) -> dict:
+    """Per reviewed record, column by column: id, score, response length (characters), valid
+    votes: what the review gather writes into the stage's stats for the report's judge-bias
+    table (lancekit.report.judge_bias), the records themselves unchanged."""
+    reviews = [r.get("review") or {} for r in records]
+    return {"ids": [r["id"] for r in records], "scores": [v.get("score") for v in reviews],
+            "chars": [len(r.get("response") or "") for r in records],
+            "votes": [list(v.get("votes") or []) for v in reviews]}

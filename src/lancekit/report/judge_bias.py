@@ -8,7 +8,7 @@ stage and iteration, since a judge trained on its own labels can drift.
 - agreement with a gold set: the seed's good/mediocre AUC (review stats' ``by_label``) and,
   with ``report.judge_gold``, Spearman's ρ and the mean absolute difference against a user's scores.
 
-Pure: the review gather writes `record_summary` of the reviewed records into the stage's stats
+Pure: the review gather writes `record_summary` (lancekit.data.review) of the reviewed records into the stage's stats
 (``judge_records``: the report reads stats files, not records); numbers and one table come out.
 A measure that is undefined (under 3 records, constant input, no votes) is None, never NaN.
 """
@@ -26,14 +26,6 @@ MIN_RECORDS = 3
 COLUMNS = ("iter", "stage", "n", "length ρ", "vote SD mean", "vote range max", "across threshold",
            "AUC (seed)", "gold n", "gold ρ", "gold mean abs. diff.")
 MEASURES = ("length ρ", "vote SD mean", "across threshold", "AUC (seed)", "gold ρ")  # plotted
-
-
-def record_summary(records: list[dict]) -> dict:
-    """Per reviewed record, column by column: id, score, response length (characters), valid votes."""
-    reviews = [r.get("review") or {} for r in records]
-    return {"ids": [r["id"] for r in records], "scores": [v.get("score") for v in reviews],
-            "chars": [len(r.get("response") or "") for r in records],
-            "votes": [list(v.get("votes") or []) for v in reviews]}
 
 
 def _r(v: float | None) -> float | None:
