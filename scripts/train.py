@@ -22,7 +22,7 @@ def main() -> int:
     try:
         settings = {**p["train"], "save_steps": p.get("save_steps", 0)}
         info = train(p["stage"], p["start"], job.input.data, job.output.model, job.input.template, settings,
-                     min_steps=p.get("min_steps_warning", 0))
+                     min_steps=p.get("min_steps_warning", 0), tracking=p.get("tracking", "none"))
     except (TrainError, TrainConfigError) as exc:
         print(f"train: ERROR: {exc}\n(work dir kept for inspection: {Path(job.output.model).resolve()}.work)",
               file=sys.stderr)

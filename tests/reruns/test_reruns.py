@@ -485,3 +485,38 @@ def test_plain_snakemake_runs_the_same_workflow(checkout):
     assert out.returncode == 0, out.stdout[-3000:]
     assert "Nothing to be done" in out.stdout
     assert "workflow/profiles/default" in out.stdout  # rerun-incomplete is on here too
+
+
+def test_shards_on_a_local_gpu_pool_run_side_by_side_each_on_gpus_of_its_own(tmp_path):
+    """The README's `./lance --resources gpu=4` on a machine whose (stand-in) nvidia-smi lists 4
+    GPUs: the 4 review shards (resources.vllm.gpu: 1) run at once, none on a GPU that another
+    running job holds (lancekit.core.gpus), and the training job gets the 2 it asks for. Asking
+    for another number of GPUs afterwards reruns nothing."""
+    root = tmp_path / "lance"
+    _copy_repo(root)
+    co = Checkout(root, tmp_path / "envs")
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text('#!/bin/sh\nprintf "0\\n1\\n2\\n3\\n"\n')
+    smi.chmod(0o755)
+    for var in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "SLURM_JOB_ID"):
+        co.env.pop(var, None)
+    co.env.update(PATH=f"{smi.parent}{os.pathsep}{co.env['PATH']}", FAKE_STAGE_GPUS=str(tmp_path / "jobs.jsonl"))
+    pool = {"shards": 4, "resources": {"vllm": {"gpu": 1, "threads": 1}, "llamafactory": {"gpu": 2, "threads": 1}}}
+    target = "results/lance/iter1/reviewed_seed.json"
+    co.lance(target, "--cores", "4", "--resources", "gpu=4", change=pool)
+    jobs = [json.loads(line) for line in (tmp_path / "jobs.jsonl").read_text().splitlines()]
+    shards, training = [j for j in jobs if j["stage"] == "review"], [j for j in jobs if j["stage"] == "train"]
+    assert len(shards) == 4 and all(j["gpus"] in {"0", "1", "2", "3"} for j in shards), shards
+    assert training and all(len(set(j["gpus"].split(","))) == 2 for j in training), training
+    pinned = [j for j in jobs if j["gpus"] is not None]
+
+    def overlap(a, b):
+        return a["start"] < b["end"] and b["start"] < a["end"]
+
+    shared = [(a, b) for i, a in enumerate(pinned) for b in pinned[i + 1:]
+              if overlap(a, b) and set(a["gpus"].split(",")) & set(b["gpus"].split(","))]
+    assert shared == [], shared
+    assert any(overlap(a, b) for i, a in enumerate(shards) for b in shards[i + 1:]), "the shards ran one by one"
+    more = {**pool, "resources": {**pool["resources"], "vllm": {"gpu": 2, "threads": 1}}}
+    assert "Nothing to be done" in co.lance("-n", target, change=more)

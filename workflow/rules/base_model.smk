@@ -44,7 +44,7 @@ if config["model"]["base"] == "embedded":
             settings=as_json({"package": config["model"]["embedded_package"]}),
             job=job_spec(),
         shell:
-            VLLM.shell("convert_model")
+            VLLM.shell("convert_model", gpus=False)
 
 else:
 

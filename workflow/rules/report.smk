@@ -2,15 +2,31 @@
 # every iteration's table and plot, data funnel, judge health, training loss,
 # wall time per stage. `snakemake --report results/report/report.html` wraps the same files.
 
+from lancekit.report import tracking
+
 # report.judge_gold: a user's gold scores for the judge (lancekit.report.judge_bias), or none
 JUDGE_GOLD = [repo_path(g) for g in [config["report"].get("judge_gold")] if g]
+
+# tracking (lancekit.report.tracking): each iteration's statistics and sample generations logged
+# to results/tracking/report/; with tracking: none the rule has no input, output or setting of it
+TRACKING = config.get("tracking", "none")
+TRACKING_ON = TRACKING != "none"
+
+
+# the reviewed new items the tracker's samples tables are drawn from ({} without tracking)
+TRACKING_SAMPLES = (
+    tracking.sample_files(layout.report_layout(config, repo_path)) if TRACKING_ON else {}
+)
+TRACKING_SETTINGS = {"tracking": TRACKING, "samples": TRACKING_SAMPLES} if TRACKING_ON else {}
 
 
 rule report:
     input:
         unpack(lambda wc: layout.report_inputs(layout.report_layout(config, repo_path))),
         judge_gold=JUDGE_GOLD,
+        samples=[p for by in TRACKING_SAMPLES.values() for p in by.values()],
     output:
+        **({"tracking": directory("results/tracking/report")} if TRACKING_ON else {}),
         md=report("results/report/report.md", category="Report"),
         eval_plot=report("results/report/eval.png", category="Evaluation"),
         avg_plot=report("results/report/avg_by_iteration.png", category="Evaluation"),
@@ -30,6 +46,7 @@ rule report:
             {
                 "layout": layout.report_layout(config, repo_path),
                 "judge_gold": (JUDGE_GOLD or [None])[0],
+                **TRACKING_SETTINGS,
             }
         ),
         job=job_spec(),

@@ -34,6 +34,7 @@ from ..data import authors
 from ..evaluation import staging
 from ..evaluation.registry import BENCHMARKS, BenchmarkError, check_benchmark_data, resolve_benchmarks
 from ..methods import prompt_slots
+from ..report.export import export_problems
 from ..training.llamafactory_names import TEMPLATES, extra_problems, suggestion, train_blocks
 from ..training.settings import overlay_problems, seed_problems
 
@@ -185,6 +186,7 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     problems += overlay_problems(config["train"]) + seed_problems(config["train"])
     problems += (model_problems(config) + extra_problems(config.get("train") or {}) + missing_files(config, resolve)
                  + seed_location_problems(config, resolve) + remote_code_problems(config))
+    problems += export_problems(config, os.environ)
     if problems:
         raise config_error(problems)
 

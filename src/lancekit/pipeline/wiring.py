@@ -68,9 +68,10 @@ def train_settings(config: dict, stage: str, path: Callable[[str], str], model: 
 
 def train_job(config: dict, start):
     """The `job` param of a training rule: its start model, and what changes no output (the
-    checkpoints, the floor under which its step plan warns)."""
+    checkpoints, the floor under which its step plan warns, the tracker it logs to)."""
     t = config["train"]
-    return job_spec(start=start, save_steps=t["save_steps"], min_steps_warning=t["min_steps_warning"])
+    return job_spec(start=start, save_steps=t["save_steps"], min_steps_warning=t["min_steps_warning"],
+                    tracking=config.get("tracking", "none"))
 
 
 def env_stamp(name: str) -> str:
@@ -88,7 +89,8 @@ class Engine:
     - `threads`, `resources`: what a cluster scheduler needs of its jobs (memory, minutes, GPUs as
       `gpu` (--gpus, with `gpu_model`: --gpus=<model>:N) or `gres` (--gres=gpu[:<model>]:N) as
       resources.gpu_request says, its own partition, node features as `constraint`);
-    - `shell(script)`: the command line of a stage.
+    - `shell(script)`: the command line of a stage; one that asks for GPUs runs on GPUs of its own
+      (lancekit.core.gpus: CUDA_VISIBLE_DEVICES from the machine's pool, under SLURM as SLURM set it).
     """
 
     def __init__(self, name: str, config: dict, *, use_conda: bool = False, runtime: int = 60):
@@ -98,8 +100,10 @@ class Engine:
         self.conda = "../../environment.yml" if name == "main" else f"../../envs/{envs.env_name(name)}.yaml"
         self.threads = own.get("threads", 8)
         self.resources = {"mem_mb": own.get("mem_mb", 16000), "runtime": own.get("runtime", runtime)}
-        gpus, model = own.get("gpu", 0), own.get("gpu_model")
-        if config["resources"].get("gpu_request", "gpu") == "gres":
+        gpus, model = int(own.get("gpu", 0)), own.get("gpu_model")
+        self.gpus = gpus
+        self.gres = config["resources"].get("gpu_request", "gpu") == "gres"
+        if self.gres:
             if gpus:
                 self.resources["gres"] = f"gpu:{model}:{gpus}" if model else f"gpu:{gpus}"
         else:
@@ -111,15 +115,28 @@ class Engine:
         if own.get("constraint"):
             self.resources["constraint"] = own["constraint"]
 
-    def shell(self, script: str) -> str:
+    def shell(self, script: str, gpus: bool = True) -> str:
         """The engine's interpreter runs scripts/<script>.py on the job (params.job) and the
         stage's settings (params.settings), teeing its output to the log. The interpreter is
         $LANCE_PY_<ENV> when set, else found on the machine that runs the job
-        (scripts/setup_env.py: the vLLM flavour there, the environment built if missing)."""
+        (scripts/setup_env.py: the vLLM flavour there, the environment built if missing).
+        ``gpus=False``: a rule that asks for none of the engine's GPUs (no `resources`), so it is
+        pinned to none."""
         run = f'"$LANCE_SCRIPTS/{script}.py" {{params.job:q}} {{params.settings:q}} 2>&1 | tee {{log:q}}'
         if self.name == "main":
-            return f'"$LANCE_PY_MAIN" {run}'
+            return f'{self.pin(gpus)}"$LANCE_PY_MAIN" {run}'
         var = f"LANCE_PY_{self.name.upper()}"
         find = (f'py="${{{{{var}:-}}}}"; '
                 f'[ -n "$py" ] || py=$("$LANCE_PY_MAIN" "$LANCE_SCRIPTS/setup_env.py" {self.name}); ')
-        return f'{find}"$py" {run}'
+        return f'{find}{self.pin(gpus)}"$py" {run}'
+
+    def pin(self, gpus: bool = True) -> str:
+        """What runs the stage on GPUs of its own when it asks for some (config
+        resources.<name>.gpu): lancekit.core.gpus locks that many free ids of this machine and sets
+        CUDA_VISIBLE_DEVICES, so shards that run side by side never share one. Snakemake reruns a
+        job whose command line changed, so the line names the job's own resource, not the number:
+        asking for more or fewer GPUs reruns nothing. With none the line is as it always was."""
+        if not (gpus and self.gpus):
+            return ""
+        count = "{resources.gres:q}" if self.gres else "{resources.gpu:q}"
+        return f'"$LANCE_PY_MAIN" -m lancekit.core.gpus --gpus {count} --engine {self.name} -- '

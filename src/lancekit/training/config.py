@@ -3,6 +3,7 @@
 Pure logic: no llamafactory, torch or transformers import, so it can be unit-tested anywhere.
 lancekit.training.llamafactory (run by scripts/train.py in the llamafactory environment) uses it
 to render the `llamafactory-cli train` / `export` YAML files and the `dataset_info.json` entry.
+It also says what config ``tracking`` makes of a job: its report_to, its log folder, its environment.
 
 Inputs:
 - ``template``: the dict loaded by the caller from config/train/sft.yaml or dpo.yaml
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 STAGES = ("sft", "dpo")
@@ -247,3 +249,37 @@ def dataset_info(stage: str, file_name: str) -> dict[str, Any]:
 def dataset_info_file(stage: str, file_name: str) -> dict[str, Any]:
     """The whole dataset_info.json (one entry, named ``DATASET_NAMES[stage]``)."""
     return {DATASET_NAMES[stage]: dataset_info(stage, file_name)}
+
+
+# config `tracking` -> the package transformers' callback for it needs in this environment
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
+
+
+def tracking_dirs(out: Path, stage: str) -> tuple[Path, Path]:
+    """(the job's own log folder, the folder shared by every training job): under the nearest
+    ``results`` folder above the model, results/tracking/train/<run>/<stage> and
+    results/tracking/train; elsewhere a ``tracking`` folder beside the model."""
+    results = next((p for p in out.parents if p.name == "results"), None)
+    if results is None:
+        return out.parent / "tracking" / stage, out.parent / "tracking"
+    root = results / "tracking" / "train"
+    return root / out.parent.relative_to(results) / stage, root
+
+
+def tracking_options(tracking: str, log_dir: Path, shared: Path, run_name: str, env: dict) -> tuple[dict, dict]:
+    """(the train.yaml keys, the trainer's environment) for config ``tracking``: nothing reaches a
+    network unless the user's own variables say so (WANDB_MODE, MLFLOW_TRACKING_URI win)."""
+    if tracking == "none":
+        return {"report_to": "none"}, env
+    env = dict(env)
+    if tracking == "tensorboard":
+        env["TENSORBOARD_LOGGING_DIR"] = str(log_dir)
+    elif tracking == "wandb":
+        env.pop("WANDB_DISABLED", None)  # the workflow's offline default; the user asked for wandb
+        env.setdefault("WANDB_MODE", "offline")
+        env.setdefault("WANDB_DIR", str(log_dir))
+        env.setdefault("WANDB_PROJECT", "lance")
+    else:  # mlflow
+        env.setdefault("MLFLOW_TRACKING_URI", (shared / "mlruns").resolve().as_uri())
+        env.setdefault("MLFLOW_EXPERIMENT_NAME", "lance")
+    return {"report_to": tracking, "run_name": run_name}, env

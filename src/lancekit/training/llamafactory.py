@@ -24,6 +24,11 @@ is its entry point).
   reference model (ref_model is left unset).
 - Before it trains, the job prints its optimizer-step plan (lancekit.training.plan) and records it
   in lance_train.json (planned_steps, step_plan), which the report's training table shows.
+- Tracking (config ``tracking``, a job param: turning it on reruns no training): LLaMA-Factory's
+  ``report_to`` is that tracker, its logs in results/tracking/train/<run>/<stage>
+  (TENSORBOARD_LOGGING_DIR; WANDB_DIR, offline unless WANDB_MODE is set; mlflow's file store
+  results/tracking/train/mlruns unless MLFLOW_TRACKING_URI is set). Without the tracker's package in
+  this environment the job trains without it and says so (lance_train.json ``tracking``).
 """
 
 from __future__ import annotations
@@ -45,7 +50,14 @@ import yaml
 from ..core.envs import OFFLINE_ENV
 from ..core.io import read_jsonl_lenient, write_json, write_text_atomic
 from ..core.provenance import model_fingerprint
-from .config import build_export_config, build_train_config, dataset_info_file
+from .config import (
+    TRACKER_PACKAGES,
+    build_export_config,
+    build_train_config,
+    dataset_info_file,
+    tracking_dirs,
+    tracking_options,
+)
 from .plan import plan_lines, processes, step_plan, too_few
 from .resume import RUN_STAMP, resumable
 
@@ -300,10 +312,30 @@ def drop_checkpoints(output_dir: Path) -> None:
         shutil.rmtree(ckpt)
 
 
+def with_tracking(cfg: dict, env: dict, tracking: str, out: Path, stage: str) -> tuple[dict, dict, dict | None]:
+    """`cfg` and `env` with config ``tracking`` applied, and what lance_train.json records of it;
+    a tracker whose package this environment lacks is left off with a WARNING."""
+    if tracking not in ("none", *TRACKER_PACKAGES):
+        raise TrainError(f"tracking: {tracking!r} is not one of none, {', '.join(TRACKER_PACKAGES)}")
+    if tracking != "none" and importlib.util.find_spec(TRACKER_PACKAGES[tracking]) is None:
+        note = (f"tracking: {tracking}: the {TRACKER_PACKAGES[tracking]} package is not installed in "
+                f"{sys.prefix}: this job trains without it (add it to envs/llamafactory.txt)")
+        print(f"WARNING: {note}", flush=True)
+        return {**cfg, "report_to": "none"}, env, {"backend": tracking, "dir": None, "note": note}
+    log_dir, shared = tracking_dirs(out, stage)
+    keys, env = tracking_options(tracking, log_dir, shared, log_dir.relative_to(shared).as_posix(), env)
+    cfg = {k: v for k, v in cfg.items() if k != "run_name"} | keys
+    if tracking == "none":
+        return cfg, env, None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return cfg, env, {"backend": tracking, "dir": str(log_dir)}
+
+
 def train(stage: str, model: str, data: str, out: str, template_file: str, settings: dict,
-          log: str | None = None, keep_work: bool = False, min_steps: int = 0) -> dict:
+          log: str | None = None, keep_work: bool = False, min_steps: int = 0, tracking: str = "none") -> dict:
     """Train `stage` from `model` on `data` into `out` (see the module docstring); the optimizer
-    steps it plans are printed first, with a WARNING under `min_steps` (0: never)."""
+    steps it plans are printed first, with a WARNING under `min_steps` (0: never); ``tracking``:
+    config ``tracking``, the trainer's report_to."""
     in_dir, data, out = Path(model).resolve(), Path(data).resolve(), Path(out).resolve()
     work, t0 = Path(str(out) + ".work"), time.time()
     if not (in_dir / "config.json").exists():
@@ -335,7 +367,10 @@ def train(stage: str, model: str, data: str, out: str, template_file: str, setti
         info["resumed_from"] = resume.name
         print(f"resuming the killed {stage} run from {resume}", flush=True)
     gpus = accelerator_count()
-    env = child_env(gpus)
+    cfg, env, tracked = with_tracking(cfg, child_env(gpus), tracking, out, stage)
+    if tracked:
+        info["tracking"] = tracked
+    dump_yaml(work / "train.yaml", cfg)
     plan = step_plan(n, cfg, processes(env, gpus))
     info.update(planned_steps=plan.steps, step_plan=plan.as_dict(), few_steps=too_few(plan, min_steps))
     for line in plan_lines(plan, min_steps, f"train {stage}"):
