@@ -37,6 +37,7 @@ from ..methods import prompt_slots
 from ..report.export import export_problems
 from ..training.llamafactory_names import TEMPLATES, extra_problems, suggestion, train_blocks
 from ..training.settings import overlay_problems, seed_problems
+from .plan import budget_problems
 
 # model.embedded_package: a PEP 508 name pinned to one PEP 440 version (config.schema.yaml's
 # pattern too, where `$` would also take a trailing newline)
@@ -187,6 +188,7 @@ def check_config(config: dict, resolve: Callable[[str], str] = str) -> None:
     problems += (model_problems(config) + extra_problems(config.get("train") or {}) + missing_files(config, resolve)
                  + seed_location_problems(config, resolve) + remote_code_problems(config))
     problems += export_problems(config, os.environ)
+    problems += budget_problems(config) if not problems else []
     if problems:
         raise config_error(problems)
 

@@ -5,6 +5,8 @@
                                             integration tests, the engines' environments are built in
                                             the background while the cheap tests run
     ./lance envs                            build every engine environment now
+    ./lance plan [--configfile F] [--device D]  what the run will cost: tokens, GPU-hours, wall time
+                                            per stage per iteration (scripts/plan.py)
 
 Snakemake's own options are Snakemake's: nothing here re-parses them but to find the working
 directory (``--directory``/``-d``), with Snakemake's own parser. Note that ``--configfile`` and
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = test_argv(args[1:])
         build_engines_in_background(argv[3:])
         os.execv(sys.executable, argv)
+    if args[:1] == ["plan"]:
+        os.execv(sys.executable, [sys.executable, str(REPO / "scripts" / "plan.py"), *args[1:]])
     if args[:1] == ["envs"]:
         os.execv(sys.executable, [sys.executable, "-m", "snakemake", "--cores", "all", "envs", *args[1:]])
     if runs_jobs(args):

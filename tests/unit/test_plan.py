@@ -1,0 +1,102 @@
+"""The cost model (lancekit.pipeline.plan): its arithmetic on a tiny config, the budget refusal,
+the plan's table for the shipped configs, and the calibration from a finished run's job times."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lancekit.pipeline import plan
+from lancekit.pipeline.config_check import ConfigError, check_config
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVICE = {"generation": {"start_s": 10.0, "request_s": 0.5, "output_tokens_per_s": 100.0},
+          "training": {"start_s": 20.0, "samples_per_s_per_gpu": 2.0},
+          "evaluation": {"start_s": 5.0, "items_per_s_per_gpu": 1.0}}
+
+
+def tiny():
+    return plan.load_config([], ["iters=1", "methods=[lance]"])
+
+
+def test_the_arithmetic_of_one_lance_iteration_on_32_seed_records():
+    config = tiny()  # review: 3 constrained votes; generate 4/2/4 with a one-line instruction; max_tokens 192
+    rows = {(r.method, r.stage): r for r in plan.timed(config, plan.counts(config, 32), DEVICE)}
+    seed_review = rows["lance", "review_seed"]
+    assert (seed_review.requests, seed_review.prompt_tokens, seed_review.output_tokens) == (32, 32 * 600, 32 * 3 * 2)
+    gen = rows["lance", "generate"]
+    # 16 low x 4 instructions x 40 + 16 high x 4 negatives x 96 + 64 instructions x 2 responses x 96
+    assert (gen.requests, gen.output_tokens) == (16 + 16 + 64, 2560 + 6144 + 12288)
+    assert gen.wall_s == pytest.approx(10 + 96 * 0.5 + 20992 / 100)
+    new = rows["lance", "review_new"]  # half of 16x4x2 + 16x4 candidates survive clean
+    assert (new.requests, new.output_tokens) == (96, 96 * 3 * 2)
+    # SFT: Seed_0 32 + 16 x 4 x 0.5 new; DPO: 16 x 4 x 0.5 pairs; one epoch; 0 GPUs -> one worker
+    assert rows["lance", "train_sft"].examples == 64 and rows["lance", "train_dpo"].examples == 32
+    assert rows["lance", "train_sft"].wall_s == pytest.approx(20 + 64 / 2)
+    assert rows["m0", "evaluate"].examples == 300 + 127 and rows["lance", "evaluate"].gpus == 0
+    assert plan.totals(rows.values())["gpu_hours"] == 0
+
+
+def test_gpu_hours_count_every_shard_job_and_every_gpu():
+    config = plan.load_config([str(ROOT / "config" / "paper.yaml")], ["iters=1", "methods=[spin]"])
+    rows = plan.timed(config, plan.counts(config, 3000), DEVICE)
+    gen = next(r for r in rows if r.stage == "generate")
+    assert gen.jobs == 8 and gen.gpus == 1 and gen.gpu_hours == pytest.approx(8 * gen.wall_s / 3600)
+    train = next(r for r in rows if r.stage == "train_dpo")
+    assert train.gpus == 8 and train.gpu_hours == pytest.approx(8 * train.wall_s / 3600)
+
+
+def test_a_plan_over_the_budget_stops_the_run_naming_the_key():
+    config = plan.load_config([str(ROOT / "config" / "paper.yaml")])
+    config["budget"]["gpu_hours"] = 1
+    problems = plan.budget_problems(config)
+    assert len(problems) == 1 and problems[0].startswith("budget.gpu_hours:") and "on h100" in problems[0]
+    with pytest.raises(ConfigError, match="budget.gpu_hours: the plan needs"):
+        check_config(config, lambda p: str(ROOT / p))
+    config["budget"]["gpu_hours"] = 1e6
+    assert plan.budget_problems(config) == []
+
+
+@pytest.mark.parametrize("overlay", [[], ["--configfile", "config/paper.yaml"]])
+def test_plan_prints_a_table_for_the_shipped_configs(overlay):
+    out = subprocess.run([sys.executable, "scripts/plan.py", *overlay, "--device", "h100"], cwd=ROOT, text=True,
+                         capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")}).stdout
+    lines = out.splitlines()
+    assert lines[2].split()[:3] == ["method", "iter", "stage"] and lines[-1].startswith("total")
+    assert any(line.split()[:3] == ["lance", "1", "generate"] for line in lines)
+
+
+def test_calibration_recovers_the_rates_of_a_canned_run(tmp_path):
+    bench, res = tmp_path / "results" / "benchmarks", tmp_path / "results"
+
+    def job(rel, seconds, stats=None):
+        (bench / rel).parent.mkdir(parents=True, exist_ok=True)
+        (bench / rel).write_text(f"s\th:m:s\n{seconds}\t0:00:00\n")
+        if stats:
+            stage = Path(rel).name.split(".")[0]
+            (res / Path(rel).parent / "stats").mkdir(parents=True, exist_ok=True)
+            (res / Path(rel).parent / "stats" / f"{stage}.json").write_text(json.dumps(stats))
+
+    # generation: 20 s start, 1 s a request, 50 tokens/s
+    for stage, req, tok in (("review_seed", 10, 100), ("generate", 20, 2000), ("review_new", 30, 500)):
+        job(f"lance/iter1/{stage}.0-of-1.tsv", 20 + req + tok / 50,
+            {"requests": {"requests_sent": req}, "generated_tokens": tok, "shards": 1})
+    (res / "iter0" / "stats").mkdir(parents=True)
+    (res / "iter0" / "stats" / "seed.json").write_text(json.dumps({"kept": 10}))
+    (res / "lance" / "iter1" / "stats" / "annotate.json").write_text(json.dumps({"sft_total": 30, "dpo_total": 20}))
+    for rel, examples in (("iter0/train_sft.tsv", 10), ("lance/iter1/train_sft.tsv", 30), ("lance/iter1/train_dpo.tsv", 20)):
+        job(rel, 5 + examples / 2)  # 5 s start, 2 examples/s (one epoch)
+    for rel in ("base/evaluate.tsv", "iter0/evaluate.tsv"):
+        job(rel, 427 / 4)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import calibrate_cost
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    entry = calibrate_cost.calibrate(tmp_path, plan.load_config())
+    assert entry["generation"] == {"start_s": 20.0, "request_s": 1.0, "output_tokens_per_s": 50.0}
+    assert entry["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0}
+    assert entry["evaluation"]["items_per_s_per_gpu"] == 4.0
