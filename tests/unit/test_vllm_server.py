@@ -129,7 +129,11 @@ def test_the_evaluation_hands_one_fresh_key_to_both_ends(tmp_path, monkeypatch):
 # --- the server dies with its parent -------------------------------------------------------------
 
 STAND_IN = """
-import http.server, sys
+import http.server, signal, subprocess, sys
+# as a vLLM server that is still loading: deaf to SIGTERM, with an engine core of its own
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+core = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+print(core.pid, flush=True)
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200); self.end_headers(); self.wfile.write(b'{}')
@@ -143,6 +147,8 @@ from lancekit.evaluation.vllm_server import VLLMServer, free_port
 port = free_port()
 server = VLLMServer([sys.executable, "-c", {stand_in!r}, str(port)], dict(os.environ), {log!r}, port, 30).start()
 print(server.proc.pid, flush=True)
+core = next(line for line in open({log!r}).read().splitlines() if line.isdigit())  # the stand-in's
+print(core, flush=True)
 time.sleep(60)
 """
 
@@ -150,30 +156,36 @@ time.sleep(60)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_the_server_dies_with_a_parent_killed_by_sigkill(tmp_path):
     """kill -9 of the evaluation runs no `finally`: the kernel must end the server (in a process
-    group of its own, which a kill of the job's group does not reach either)."""
+    group of its own, which a kill of the job's group does not reach either), and with it the
+    engine core, even when the server ignores SIGTERM."""
     code = PARENT.format(src=str(Path(vs.__file__).parents[2]), stand_in=STAND_IN, log=str(tmp_path / "s.log"))
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    child = None
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, LANCE_SERVER_GRACE="1"))
+    child = core = None
     try:
-        child = int(parent.stdout.readline())
+        child, core = int(parent.stdout.readline()), int(parent.stdout.readline())
         assert _alive(child) and os.getpgid(child) == child != os.getpgid(parent.pid)
+        assert _alive(core) and os.getpgid(core) == child
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=5)
-        deadline = time.time() + 4
-        while _alive(child) and time.time() < deadline:
+        deadline = time.time() + 8
+        while (_alive(child) or _alive(core)) and time.time() < deadline:
             time.sleep(0.05)
         assert not _alive(child), "the server outlived the evaluation killed with SIGKILL"
+        assert not _alive(core), "the server's engine core outlived the evaluation killed with SIGKILL"
     finally:
         parent.kill()
         parent.wait()
-        if child and _alive(child):
-            os.kill(child, signal.SIGKILL)
+        for pid in (child, core):
+            if pid and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_spawn_keeps_the_log_and_the_process_group(tmp_path):
     with open(tmp_path / "log", "w") as log:
-        proc = vs.spawn([sys.executable, "-c", "print('hello'); import os; print(os.getpgid(0) == os.getpid())"],
+        proc = vs.spawn([sys.executable, "-c", "print('hello'); import os; print(os.getpgid(0))"],
                         dict(os.environ), log)
     assert proc.wait(timeout=10) == 0
-    assert (tmp_path / "log").read_text().split() == ["hello", "True"]
+    # the server is in the group its guard leads (the process spawn returns), not in this one
+    assert (tmp_path / "log").read_text().split() == ["hello", str(proc.pid)] and proc.pid != os.getpgid(0)
 

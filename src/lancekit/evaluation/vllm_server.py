@@ -122,14 +122,36 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
     return request
 
 
+# The leader of the server's process group: it runs the server and, on SIGTERM (stop(), or the
+# kernel's when the evaluation dies), passes it on, waits a little, then kills the whole group. A
+# vLLM server that is still loading does not end on SIGTERM, and its engine core outlives it
+# (benchmarks/bench_faults.py found both, 3.5 GB each, after kill -9 of evaluations).
+GROUP_GUARD = """
+import os, signal, subprocess, sys
+server = None
+def end(*_):
+    if server is not None:
+        server.terminate()
+        try:
+            server.wait(timeout=float(os.environ.get("LANCE_SERVER_GRACE", "10")))
+        except subprocess.TimeoutExpired:
+            pass
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, end)
+server = subprocess.Popen(sys.argv[1:])
+sys.exit(server.wait())
+"""
+
+
 def spawn(argv: list[str], env: dict, log) -> subprocess.Popen:
-    """Start `argv` in its own process group (stop() ends the group), output to the open file
-    `log`. On Linux it gets SIGTERM when this process dies, also by SIGKILL, where no `finally`
-    runs (PR_SET_PDEATHSIG; the signal follows the thread that started it, so start it from
-    the main thread, as run_group does)."""
+    """Start `argv` under GROUP_GUARD in its own process group (stop() ends the group), output to
+    the open file `log`. On Linux the guard gets SIGTERM when this process dies, also by SIGKILL,
+    where no `finally` runs (PR_SET_PDEATHSIG; the signal follows the thread that started it, so
+    start it from the main thread, as run_group does), and ends the group."""
     preexec = _die_with_parent(os.getpid()) if sys.platform.startswith("linux") else None
-    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, preexec_fn=preexec)
+    return subprocess.Popen([sys.executable, "-c", GROUP_GUARD, *argv], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=preexec)
 
 
 class VLLMServer:
