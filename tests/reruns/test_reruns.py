@@ -233,10 +233,12 @@ def test_code_edits_rerun_exactly_the_stages_that_run_the_code(checkout, module,
 
 @pytest.mark.parametrize("change,rules", [
     ({"split_threshold": 6.5}, {"generate", "generate_gather"}),  # annotate takes generate's split
-    ({"sampling": {"max_tokens": 100}}, {"generate"}),
+    # the report's predicted job times (./lance plan) follow max_tokens and the votes
+    ({"sampling": {"max_tokens": 100}}, {"generate", "report"}),
     ({"review": {"max_parse_failure_rate": 0.5}}, {"annotate"}),
     ({"report": {"headline_iteration": 2}}, {"report"}),  # the report's layout param, nothing else
-    ({"review": {"samples": 2}}, {"review_seed", "review_new"}),
+    ({"review": {"samples": 2}}, {"review_seed", "review_new", "report"}),
+    ({"report": {"cost_device": "h100"}}, {"report"}),
     ({"vllm": {"kvcache_gib": 3}}, set()),
     ({"vllm": {"chunk_size": 7}}, set()),
     ({"resources": {"vllm": {"threads": 1}}}, set()),

@@ -100,3 +100,34 @@ def test_calibration_recovers_the_rates_of_a_canned_run(tmp_path):
     assert entry["generation"] == {"start_s": 20.0, "request_s": 1.0, "output_tokens_per_s": 50.0}
     assert entry["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0}
     assert entry["evaluation"]["items_per_s_per_gpu"] == 4.0
+
+
+def test_predicted_job_seconds_by_run_and_stage_sum_the_shard_jobs():
+    config = tiny()
+    config["shards"] = 2
+    rows = plan.timed(config, plan.counts(config, 32), DEVICE)
+    jobs = plan.job_seconds(rows)
+    assert set(jobs) == {"base", "iter0", "lance/iter1"}
+    gen = next(r for r in rows if r.method == "lance" and r.stage == "generate")
+    # two shard jobs, each starting its engine: 2 x 10 s + the work once
+    assert jobs["lance/iter1"]["generate"] == pytest.approx(2 * 10 + 96 * 0.5 + 20992 / 100, abs=0.1)
+    assert jobs["lance/iter1"]["generate"] == pytest.approx(gen.jobs * gen.wall_s, abs=0.1)
+    assert jobs["iter0"] == {"train_sft": pytest.approx(20 + 32 / 2), "evaluate": pytest.approx(5 + 427)}
+
+
+def test_the_report_prices_on_this_machine_unless_told_or_on_gpus():
+    config = tiny()
+    assert plan.report_device(config) == plan.HERE
+    config["resources"]["vllm"]["gpu"] = 1
+    assert plan.report_device(config) == config["budget"]["device"] == "h100"
+    config["report"]["cost_device"] = "a100"
+    assert plan.report_device(config) == "a100"
+
+
+def test_an_unknown_cost_device_is_refused_naming_the_key():
+    config = tiny()
+    config["report"]["cost_device"] = "tpu9"
+    assert plan.budget_problems(config) == [
+        "report.cost_device: 'tpu9' is not an entry of config/cost/throughput.yaml (known: cpu-here, h100, a100, a800)"]
+    with pytest.raises(ConfigError, match="report.cost_device: 'tpu9'"):
+        check_config(config, lambda p: str(ROOT / p))

@@ -556,3 +556,19 @@ def test_a_garbled_paper_table_names_the_file(tmp_path):
     bad.write_text("backbone,method\nQwen2-7B,lance,7,extra,cols\n")
     with pytest.raises(InputError, match=str(bad)):
         paper_tables.load_paper(bad)
+
+
+def test_cost_table_puts_predicted_beside_measured_per_stage_over_the_runs_both_know():
+    from lancekit.report.stages import cost_table
+
+    predicted = {"base": {"evaluate": 100.0}, "iter0": {"train_sft": 50.0, "evaluate": 100.0},
+                 "lance/iter1": {"generate": 200.0, "train_sft": 40.0, "evaluate": 100.0}}
+    measured = {"base": {"evaluate": 130.0}, "iter0": {"train_sft": 45.0, "evaluate": 90.0},
+                "lance/iter1": {"generate": 260.0, "clean": 3.0}}  # its evaluation has not run yet
+    t = {r["stage"]: r for r in cost_table(measured, predicted).to_dicts()}
+    assert list(t) == ["generate", "train_sft", "evaluate", "total"]  # clean is not priced
+    assert t["evaluate"] == {"stage": "evaluate", "runs": 2, "predicted s": 200.0, "measured s": 220.0,
+                             "measured / predicted": pytest.approx(1.1)}
+    assert t["train_sft"]["runs"] == 1 and t["train_sft"]["measured / predicted"] == pytest.approx(0.9)
+    assert t["total"]["predicted s"] == 450.0 and t["total"]["measured s"] == 525.0
+    assert cost_table({}, predicted).is_empty()

@@ -1,7 +1,9 @@
 # The one-page report: the methods side by side (paper layout, intervals, paired tests vs M_0),
-# every iteration's table and plot, data funnel, judge health, training loss,
-# wall time per stage. `snakemake --report results/report/report.html` wraps the same files.
+# every iteration's table and plot, data funnel, judge health, training loss, wall time per
+# stage with the cost model's prediction beside it. `snakemake --report results/report/report.html`
+# wraps the same files.
 
+from lancekit.pipeline import plan as cost_plan
 from lancekit.report import tracking
 
 # report.judge_gold: a user's gold scores for the judge (lancekit.report.judge_bias), or none
@@ -18,6 +20,10 @@ TRACKING_SAMPLES = (
     tracking.sample_files(layout.report_layout(config, repo_path)) if TRACKING_ON else {}
 )
 TRACKING_SETTINGS = {"tracking": TRACKING, "samples": TRACKING_SAMPLES} if TRACKING_ON else {}
+
+# the cost model's job times for this config (./lance plan), put beside the measured ones
+COST_DEVICE = cost_plan.report_device(config)
+COST = {"device": COST_DEVICE, "predicted": cost_plan.job_seconds(cost_plan.plan(config, COST_DEVICE))}
 
 
 rule report:
@@ -46,6 +52,7 @@ rule report:
             {
                 "layout": layout.report_layout(config, repo_path),
                 "judge_gold": (JUDGE_GOLD or [None])[0],
+                "cost": COST,
                 **TRACKING_SETTINGS,
             }
         ),

@@ -45,6 +45,7 @@ LINE_TOKENS = 40
 PROMPT_TOKENS = 600
 THROUGHPUT = REPO / "config" / "cost" / "throughput.yaml"
 DEFAULT_DEVICE = "h100"
+HERE = "cpu-here"    # the entry measured on the machine the embedded default runs on
 # public test-set sizes (the files the registry stages); mgsm: the paper's four languages x 250
 BENCHMARK_ITEMS = {"arc_c": 1172, "hellaswag": 10042, "mmlu": 14042, "truthfulqa": 817, "gsm8k": 1319,
                    "winogrande": 1267, "math": 5000, "math500": 500, "mgsm": 1000, "olympiadbench": 675,
@@ -253,17 +254,53 @@ def totals(rows: list[Row]) -> dict:
 
 
 def budget_problems(config: dict, table: dict | None = None, seed: int | None = None) -> list[str]:
-    """budget.gpu_hours: the planned GPU-hours on budget.device must not exceed it."""
+    """budget.gpu_hours: the planned GPU-hours on budget.device must not exceed it; budget.device and
+    report.cost_device must be entries of the throughput table."""
     budget = config.get("budget") or {}
+    table = load_throughput() if table is None else table
+    known = ", ".join(table)
+    unknown = [f"{key}: {name!r} is not an entry of {THROUGHPUT.relative_to(REPO)} (known: {known})"
+               for key, name in (("budget.device", budget.get("device", DEFAULT_DEVICE)),
+                                 ("report.cost_device", (config.get("report") or {}).get("cost_device")))
+               if name is not None and name not in table]
     cap = budget.get("gpu_hours")
-    if cap is None:
-        return []
+    if unknown or cap is None:
+        return unknown
     device = budget.get("device", DEFAULT_DEVICE)
     planned = totals(plan(config, device, table, seed))["gpu_hours"]
     if planned > cap:
         return [f"budget.gpu_hours: the plan needs {planned:,.1f} GPU-hours on {device} (./lance plan --device "
                 f"{device}), over the budget of {cap:g}"]
     return []
+
+
+def report_device(config: dict) -> str:
+    """The throughput entry the report's predicted job times use: report.cost_device, else
+    ``HERE`` when no engine asks for a GPU (the run is on this kind of machine), else budget.device."""
+    chosen = (config.get("report") or {}).get("cost_device")
+    if chosen:
+        return chosen
+    if not any((config["resources"].get(engine) or {}).get("gpu", 0) for engine in set(ENGINE.values())):
+        return HERE
+    return (config.get("budget") or {}).get("device", DEFAULT_DEVICE)
+
+
+def run_name(row: Row) -> str:
+    """The run folder a row's jobs write under results/benchmarks/ (base, iter0, <method>/iter<t>)."""
+    if row.method == "base":
+        return "base"
+    return "iter0" if row.method == "m0" else f"{row.method}/iter{row.iteration}"
+
+
+def job_seconds(rows: list[Row]) -> dict[str, dict[str, float]]:
+    """{run: {stage: predicted seconds summed over the stage's jobs}}: what Snakemake's benchmark
+    files of the same jobs add up to (lancekit.report.load.read_times sums a stage's shards)."""
+    out: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row.stage in ENGINE:
+            by = out.setdefault(run_name(row), {})
+            by[row.stage] = round(by.get(row.stage, 0.0) + row.jobs * row.wall_s, 1)
+    return out
 
 
 def _duration(seconds: float) -> str:

@@ -208,9 +208,22 @@ def funnel_csv(r: Report) -> pl.DataFrame | None:
     return pl.concat(funnels, how="diagonal_relaxed") if funnels else None
 
 
-def write_report(lay: dict, out: dict[str, str], judge_gold: str | None = None) -> str:
+def cost_section(r: Report, cost: dict | None) -> list[str]:
+    """The cost model (./lance plan) against the measured job times, per stage."""
+    if not cost:
+        return []
+    table = stages.cost_table(r.times, cost.get("predicted") or {})
+    return ["## Cost: predicted beside measured\n",
+            f"Job seconds per stage, summed over the runs both know: predicted by the cost model on "
+            f"`{cost.get('device')}` (`./lance plan`, config/cost/throughput.yaml), measured by "
+            "Snakemake's benchmark files (a stage's shards summed).\n",
+            _md(table, 2, "no stage has both a prediction and a measured time yet")]
+
+
+def write_report(lay: dict, out: dict[str, str], judge_gold: str | None = None, cost: dict | None = None) -> str:
     """Write every output (``out``: the rule's output name -> path, `OUTPUTS`); return the page.
-    ``judge_gold``: the file of report.judge_gold, or None."""
+    ``judge_gold``: the file of report.judge_gold, or None; ``cost``: {"device", "predicted":
+    {run: {stage: seconds}}} (lancekit.pipeline.plan.job_seconds), or None."""
     missing = set(OUTPUTS) - set(out)
     if missing:
         raise ValueError(f"the report rule must declare the outputs {sorted(missing)}")
@@ -218,7 +231,7 @@ def write_report(lay: dict, out: dict[str, str], judge_gold: str | None = None) 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     r = Report(lay, judge_gold)
     md = [title(r), *evaluation_section(r), *maths_section(r), *paper_section(r), *measured_section(r),
-          *shared_section(r)]
+          *cost_section(r, cost), *shared_section(r)]
     for m in r.methods:
         md += method_section(r, m)
     md += ["![funnel](funnel.png)\n", "![judge](judge.png)\n", "![judge bias](judge_bias.png)\n",

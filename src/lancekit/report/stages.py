@@ -105,3 +105,28 @@ def time_table(bench: dict[str, dict[str, float]]) -> pl.DataFrame:
     runs = sorted(bench, key=lambda r: (r != "base", parse_run(r)[1] or 0))
     stages = sorted({s for v in bench.values() for s in v})
     return pl.DataFrame([{"stage": st, **{run_label(r): bench[r].get(st) for r in runs}} for st in stages])
+
+
+COST_STAGES = ("review_seed", "generate", "review_new", "train_sft", "train_dpo", "evaluate")
+
+
+def cost_table(measured: dict[str, dict[str, float]], predicted: dict[str, dict[str, float]]) -> pl.DataFrame:
+    """The cost model against the run, per stage: job seconds predicted (``predicted``, {run:
+    {stage: s}}, lancekit.pipeline.plan.job_seconds) and measured (Snakemake's benchmark files,
+    shards summed), summed over the runs where both are known, with measured / predicted and the
+    number of jobs' runs compared. Stages the model does not price (clean, annotate) are left out."""
+    rows = []
+    for stage in COST_STAGES:
+        pairs = [(p[stage], measured[run][stage]) for run, p in predicted.items()
+                 if stage in p and stage in measured.get(run, {})]
+        if not pairs:
+            continue
+        pred, meas = sum(a for a, _ in pairs), sum(b for _, b in pairs)
+        rows.append({"stage": stage, "runs": len(pairs), "predicted s": pred, "measured s": meas,
+                     "measured / predicted": meas / pred if pred > 0 else None})
+    if rows:
+        pred, meas = sum(r["predicted s"] for r in rows), sum(r["measured s"] for r in rows)
+        rows.append({"stage": "total", "runs": sum(r["runs"] for r in rows), "predicted s": pred,
+                     "measured s": meas, "measured / predicted": meas / pred if pred > 0 else None})
+    return pl.DataFrame(rows, schema={"stage": pl.Utf8, "runs": pl.Int64, "predicted s": pl.Float64,
+                                      "measured s": pl.Float64, "measured / predicted": pl.Float64})
