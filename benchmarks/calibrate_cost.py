@@ -1,14 +1,20 @@
 """calibrate_cost: the cost model's throughput entry for this machine, from a finished run's job
 times (Snakemake benchmark TSVs, results/benchmarks/**/*.tsv, column s) and what its jobs did
-(results/**/stats/*.json: requests sent, generated tokens; the training sets' sizes):
+(results/**/stats/*.json: requests sent, generated tokens; the training sets' sizes; each
+evaluation's summary.json: where its time went); then, with --check, the plan's job times beside
+the measured ones per stage (the report's table, lancekit.report.stages.cost_table):
 
-    python benchmarks/calibrate_cost.py RUN_DIR [--configfile RUN_DIR/bench.yaml] [--device cpu-here]
+    python benchmarks/calibrate_cost.py RUN_DIR [--configfile CONFIG ...] [--device cpu-here]
+        [--runs base iter0 lance/iter1] [--check]
 
 Generation: s = start + requests x request_s + tokens / tokens_per_s, fitted over the review and
 generate jobs (least squares, a negative term dropped); training: s = start + examples x epochs /
-rate over the training jobs (all time taken as rate when the fit cannot part them); evaluation: every model's items / its job time (no start time: each
-job evaluates the same items). Prints the entry, to paste into config/cost/throughput.yaml (whose
-comments say where each entry comes from: so it is not rewritten here).
+rate over the training jobs (all time taken as rate when the fit cannot part them); evaluation:
+start = the mean of each job's time outside inference (server and OpenCompass start, evaluation:
+summary.json's parts), rate = items / inference seconds. --runs fits on those run folders only,
+so that --check on the others is out of sample. Prints the entry, to paste into
+config/cost/throughput.yaml (whose comments say where each entry comes from: so it is not
+rewritten here).
 """
 
 import argparse
@@ -46,12 +52,20 @@ def _round(x: float) -> float:
     return float(f"{x:.3g}")
 
 
-def calibrate(run: Path, config: dict) -> dict:
-    """The throughput entry (generation, training, evaluation) from one finished run folder."""
+def run_of(rel: Path) -> str:
+    """The run folder of a benchmark file's path under results/benchmarks (base, iter0, lance/iter1)."""
+    return str(rel.parent)
+
+
+def calibrate(run: Path, config: dict, runs: list[str] | None = None) -> dict:
+    """The throughput entry (generation, training, evaluation) from one finished run folder (its
+    jobs under the run folders ``runs`` only, when given)."""
     bench, results = run / "results" / "benchmarks", run / "results"
-    gen_rows, gen_s, train_rows, train_s, eval_s = [], [], [], [], []
+    gen_rows, gen_s, train_rows, train_s, eval_fixed, eval_items, eval_infer = [], [], [], [], [], 0, 0.0
     for tsv in sorted(bench.rglob("*.tsv")):
         rel = tsv.relative_to(bench)
+        if runs is not None and run_of(rel) not in runs:
+            continue
         stage = tsv.name.split(".")[0]
         seconds = job_seconds(tsv)
         if stage in ENGINE_STAGES:
@@ -69,18 +83,42 @@ def calibrate(run: Path, config: dict) -> dict:
             train_rows.append([1.0, examples * plan._epochs(config, stage, name)])
             train_s.append(seconds)
         elif stage == "evaluate":
-            eval_s.append(seconds)
-    if not (gen_rows and train_rows and eval_s):
+            summary = read_json(results / rel.parent / "eval" / "summary.json")
+            inference = sum(r.get("inference_s", 0.0) for r in summary["runs"].values())
+            if not inference:  # a summary from before the parts were kept: all time is rate
+                inference = seconds
+            eval_fixed.append(seconds - inference)
+            eval_items += sum(summary["n_items"].values())
+            eval_infer += inference
+    if not (gen_rows and train_rows and eval_fixed):
         raise SystemExit(f"calibrate_cost: {bench} lacks generation, training or evaluation job times")
     start, per_request, per_token = fit(gen_rows, gen_s)
     t_start, per_example = fit(train_rows, train_s)
     if not per_example:  # too few or too alike jobs to part start from rate: all time is rate
         t_start, per_example = 0.0, sum(train_s) / sum(r[1] for r in train_rows)
-    items = plan.eval_items(config)
     return {"generation": {"start_s": _round(start), "request_s": _round(per_request),
                            "output_tokens_per_s": _round(1 / per_token) if per_token else 1e9},
             "training": {"start_s": _round(t_start), "samples_per_s_per_gpu": _round(1 / per_example) if per_example else 1e9},
-            "evaluation": {"start_s": 0.0, "items_per_s_per_gpu": _round(items * len(eval_s) / sum(eval_s))}}
+            "evaluation": {"start_s": _round(sum(eval_fixed) / len(eval_fixed)),
+                           "items_per_s_per_gpu": _round(eval_items / eval_infer)}}
+
+
+def check(run: Path, config: dict, entry: dict, runs: list[str] | None = None) -> str:
+    """The plan on ``entry`` beside the run's measured job times (of ``runs`` only, when given),
+    per stage (markdown)."""
+    from lancekit.report.load import read_times
+    from lancekit.report.markdown import to_markdown
+    from lancekit.report.stages import cost_table
+
+    bench = run / "results" / "benchmarks"
+    times = {}
+    for tsv in bench.rglob("*.tsv"):
+        rel = tsv.relative_to(bench)
+        if runs is not None and run_of(rel) not in runs:
+            continue
+        times.setdefault(run_of(rel), {}).setdefault(tsv.name.split(".")[0], []).append(str(tsv))
+    predicted = plan.job_seconds(plan.timed(config, plan.counts(config, plan.seed_size(config)[0]), entry))
+    return to_markdown(cost_table(read_times(times), predicted), 2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,9 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run", type=Path, help="a finished run's folder (holds results/)")
     ap.add_argument("--configfile", nargs="*", default=[], help="the run's config files over config/config.yaml")
     ap.add_argument("--device", default="cpu-here")
+    ap.add_argument("--runs", nargs="+", help="fit on these run folders only (base, iter0, lance/iter1, ...)")
+    ap.add_argument("--check", action="store_true", help="then the plan beside the measured times, per stage")
+    ap.add_argument("--check-runs", nargs="+", help="with --check: these run folders only (default: all)")
     args = ap.parse_args(argv)
-    entry = calibrate(args.run, plan.load_config(args.configfile))
+    config = plan.load_config(args.configfile)
+    entry = calibrate(args.run, config, args.runs)
     print(yaml.safe_dump({args.device: entry}, sort_keys=False), end="")
+    if args.check:
+        print(check(args.run, config, entry, args.check_runs))
     return 0
 
 

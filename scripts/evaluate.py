@@ -22,7 +22,7 @@ def arguments(job) -> dict:
     abbr = re.sub(r"[^A-Za-z0-9._+-]", "_", str(job.wildcards.run))
     return {"model": p["model"], "abbr": abbr, "benchmarks": benchmarks, "settings": p["eval"],
             "work_dir": p["work_dir"], "trust_remote_code": p["trust_remote_code"],
-            "backend": p.get("backend", "hf"), "vllm": p.get("vllm")}
+            "backend": p.get("backend", "hf"), "likelihood": p.get("likelihood", "hf"), "vllm": p.get("vllm")}
 
 
 def main() -> int:

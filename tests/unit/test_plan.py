@@ -89,8 +89,12 @@ def test_calibration_recovers_the_rates_of_a_canned_run(tmp_path):
     (res / "lance" / "iter1" / "stats" / "annotate.json").write_text(json.dumps({"sft_total": 30, "dpo_total": 20}))
     for rel, examples in (("iter0/train_sft.tsv", 10), ("lance/iter1/train_sft.tsv", 30), ("lance/iter1/train_dpo.tsv", 20)):
         job(rel, 5 + examples / 2)  # 5 s start, 2 examples/s (one epoch)
-    for rel in ("base/evaluate.tsv", "iter0/evaluate.tsv"):
-        job(rel, 427 / 4)
+    for run in ("base", "iter0"):  # 30 s outside inference (server, OpenCompass start), 4 items/s
+        job(f"{run}/evaluate.tsv", 30 + 427 / 4)
+        (res / run / "eval").mkdir(parents=True)
+        (res / run / "eval" / "summary.json").write_text(json.dumps(
+            {"n_items": {"arith": 300, "lance_mc": 127}, "server_start_s": 20.0,
+             "runs": {"vllm": {"seconds": 10 + 427 / 4, "start_s": 6.0, "inference_s": 427 / 4, "evaluation_s": 4.0}}}))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import calibrate_cost
@@ -99,7 +103,13 @@ def test_calibration_recovers_the_rates_of_a_canned_run(tmp_path):
     entry = calibrate_cost.calibrate(tmp_path, plan.load_config())
     assert entry["generation"] == {"start_s": 20.0, "request_s": 1.0, "output_tokens_per_s": 50.0}
     assert entry["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0}
-    assert entry["evaluation"]["items_per_s_per_gpu"] == 4.0
+    assert entry["evaluation"] == {"start_s": 30.0, "items_per_s_per_gpu": 4.0}
+    # fitted on some run folders only, M_0's is out of sample; the check puts plan and run side by side
+    held_out = calibrate_cost.calibrate(tmp_path, plan.load_config(), ["base", "lance/iter1"])
+    assert held_out["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0}
+    table = calibrate_cost.check(tmp_path, tiny(), held_out, ["base", "iter0"])
+    assert table.splitlines()[0].startswith("| stage | runs | predicted s | measured s |")
+    assert "| evaluate | 2 |" in table and "| train_sft | 1 |" in table and "generate" not in table
 
 
 def test_predicted_job_seconds_by_run_and_stage_sum_the_shard_jobs():

@@ -83,7 +83,7 @@ def test_the_readiness_check_sends_the_key(tmp_path):
 
 
 def test_the_evaluation_hands_one_fresh_key_to_both_ends(tmp_path, monkeypatch):
-    """run_group: the server and OpenCompass get the same key, through their environments only;
+    """serving and run_group: the server and OpenCompass get the same key, through their environments only;
     neither the command lines, the log lines nor the config file on disk hold it."""
     model = tmp_path / "model"
     model.mkdir()
@@ -116,8 +116,10 @@ def test_the_evaluation_hands_one_fresh_key_to_both_ends(tmp_path, monkeypatch):
     monkeypatch.setattr(oc, "parse_summary_csv", lambda *a: {})
     monkeypatch.delenv(vs.API_KEY_ENV, raising=False)
     work = tmp_path / "eval"
+    settings, vllm = merged_settings({}), merged_vllm({})
     for _ in range(2):
-        oc.run_group("vllm", specs, model, "smol", merged_settings({}), merged_vllm({}), work, False)
+        with oc.serving(True, model, "smol", settings, vllm, work, False) as (api_base, api_key, _):
+            oc.run_group("vllm", specs, model, "smol", settings, vllm, work, False, api_base, api_key)
         key = seen["server_key"]
         assert key and seen["server_env"][vs.SERVER_KEY_ENV] == key == seen["oc_env"][vs.API_KEY_ENV]
         assert not any(key in a for a in seen["server_argv"] + seen["oc_argv"])

@@ -75,6 +75,7 @@ rule evaluate:
                 "benchmarks": config["eval"]["benchmarks"],
                 "eval": config["eval"]["settings"],
                 "backend": config["eval"]["backend"],
+                "likelihood": config["eval"]["likelihood"],
                 "vllm": config["eval"]["vllm"],
                 **model_settings(),
             }

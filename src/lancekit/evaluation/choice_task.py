@@ -5,8 +5,9 @@ lancekit.evaluation.choice.
 - `ChoiceDataset`: the upstream files of one benchmark (`fmt`: "arc" or "winogrande"; `path` the
   test file, `train` the file of the shots) as items.
 - `ChoiceInferencer`: per item, the log-likelihood of every option's continuation after its
-  context (`LanceHFBaseModel.continuation_logprobs`, one batch per item); the prediction is the
-  picked option's index, the log-likelihoods are kept in the predictions file.
+  context (the model's `continuation_logprobs`: transformers one item per batch, or a vLLM
+  server); the prediction is the picked option's index, the log-likelihoods are kept in the
+  predictions file.
 - `ChoiceEvaluator`: accuracy = 100 x the share of items whose pick is the gold option.
 """
 
@@ -36,10 +37,11 @@ class ChoiceInferencer(ContinuationInferencer):
 
     task = "log-likelihood multiple choice"
 
-    def item_result(self, entry, prompt_template) -> dict:
+    def item_requests(self, entry, prompt_template):
         options = json.loads(entry["options"])
-        contexts, conts = [o[0] for o in options], [o[1] for o in options]
-        logprobs = self.model.continuation_logprobs(contexts, conts)
+        return [o[0] for o in options], [o[1] for o in options]
+
+    def item_record(self, entry, prompt_template, contexts, conts, logprobs):
         return {"id": entry["id"], "origin_prompt": contexts[entry["gold"]], "continuations": conts,
                 "logprobs": logprobs, "prediction": pick(logprobs, conts, bool(entry["norm"])), "gold": entry["gold"]}
 

@@ -33,7 +33,8 @@ def comparability(spec: dict, settings: dict, staged: dict | None = None) -> str
 
 
 BACKEND_WORDS = {"vllm": "vLLM server (OpenAI API), greedy", "hf": "transformers generate, greedy",
-                 "ppl": "transformers log-likelihood (no chat template)"}
+                 "ppl": "transformers log-likelihood (no chat template)",
+                 "vllm-ppl": "vLLM prompt log-likelihood (no chat template)"}
 
 
 def config_name(bench: Benchmark) -> str:
@@ -46,11 +47,11 @@ def config_name(bench: Benchmark) -> str:
     return f"lance embedded {bench.kind}"
 
 
-def provenance(spec: dict, backend: str, settings: dict, staged: dict | None = None) -> dict:
+def provenance(spec: dict, backend: str, settings: dict, staged: dict | None = None, likelihood: str = "hf") -> dict:
     """How one score was measured: where it ran, the dataset config, the shots, the subsets,
     and whether it is comparable with the paper's column (`comparability`)."""
     bench = BENCHMARKS[spec.get("benchmark", spec["name"])]
-    where = backend_of(bench.name, backend)
+    where = backend_of(bench.name, backend, likelihood)
     out = {"backend": BACKEND_WORDS[where], "config": config_name(bench), "shots": bench.shots,
            "scoring": "likelihood" if bench.scoring == "ppl" else "generation", "limit": settings.get("limit")}
     if spec.get("subsets") is not None:

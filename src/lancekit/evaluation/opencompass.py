@@ -7,14 +7,15 @@ its task logs, then reads the summary CSV. OpenCompass exits 0 even when a task
 failed, so a benchmark without a score raises EvalError with the failing task logs named.
 A rerun after a kill goes on in the same run folder (`--reuse <timestamp>`): the benchmarks
 whose predictions and results are on disk are not run again (see reusable_run).
-summary.json = {"model", "abbr", "scores", "mean", "n_items", "items", "backend", "runs",
-"work_dir", "run_dir", "summary_csv", "settings", "vllm", "provenance" (per benchmark: backend,
-dataset config, shots, subsets, why it is not comparable with the paper), "versions" (packages
-that scored), "seconds"}, written atomically.
+summary.json = {"model", "abbr", "scores", "mean", "n_items", "items", "backend", "likelihood",
+"server_start_s", "runs", "work_dir", "run_dir", "summary_csv", "settings", "vllm", "provenance"
+(per benchmark: backend, dataset config, shots, subsets, why it is not comparable with the paper),
+"versions" (packages that scored), "seconds"}, written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from .items import ItemError, benchmark_items, check_item_scores
 from .measured import package_versions, provenance, staged_report
 from .registry import (
     BENCHMARKS,
+    SERVER_GROUPS,
     BenchmarkError,
     backend_of,
     check_benchmark_data,
@@ -45,7 +47,7 @@ from .registry import (
 )
 from .render import merged_settings, merged_vllm, render_eval_config
 from .summary import MissingBenchmarksError, find_summary_csv, parse_summary_csv, require_scores
-from .task_logs import LogTailer, failed_task_logs
+from .task_logs import LogTailer, failed_task_logs, phases
 from .vllm_server import (
     API_KEY_ENV,
     VLLMServer,
@@ -222,7 +224,7 @@ def on_gpu() -> bool:
 
 def _render(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
             trust_remote_code: bool, api_base: str | None) -> str:
-    concurrency = int(vllm["max_num_seqs"]) if group == "vllm" else None
+    concurrency = int(vllm["max_num_seqs"]) if group in SERVER_GROUPS else None
     return render_eval_config(str(model), abbr, specs, settings, trust_remote_code, backend=group,
                               api_base=api_base, concurrency=concurrency)
 
@@ -233,15 +235,15 @@ def reuse_text(group: str, specs: list[dict], model: Path, abbr: str, settings: 
     model's files, reusable_run): the rendered config, the server's settings, the benchmark files
     and the evaluation's code (a fix or an edited file must never bring back old scores); not the
     server's port, which changes from run to run."""
-    api_base = "http://127.0.0.1:PORT/v1" if group == "vllm" else None
+    api_base = "http://127.0.0.1:PORT/v1" if group in SERVER_GROUPS else None
     return (_render(group, specs, model, abbr, settings, vllm, trust_remote_code, api_base)
-            + (repr(sorted(vllm.items())) if group == "vllm" else "")
+            + (repr(sorted(vllm.items())) if group in SERVER_GROUPS else "")
             + f"\ndata {data_fingerprint(specs, os.environ.get('COMPASS_DATA_CACHE'))}"
             + f"\ncode {code_version('evaluate')}")
 
 
 def plan_groups(model: Path, abbr: str, benchmarks: list, settings: dict, backend: str,
-                vllm: dict | None) -> tuple[dict, dict, list[dict], dict[str, list[dict]]]:
+                vllm: dict | None, likelihood: str = "hf") -> tuple[dict, dict, list[dict], dict[str, list[dict]]]:
     """(settings, vLLM settings, dataset specs in the benchmarks' order, {backend group: its
     specs}) of one evaluation, or EvalError before anything runs."""
     settings, specs = checked_request(model, abbr, benchmarks, settings)
@@ -249,7 +251,7 @@ def plan_groups(model: Path, abbr: str, benchmarks: list, settings: dict, backen
         vllm = merged_vllm(vllm)
         groups: dict[str, list[dict]] = {}
         for spec in specs:
-            groups.setdefault(backend_of(spec.get("benchmark", spec["name"]), backend), []).append(spec)
+            groups.setdefault(backend_of(spec.get("benchmark", spec["name"]), backend, likelihood), []).append(spec)
     except BenchmarkError as e:
         fail(str(e))
     return settings, vllm, specs, groups
@@ -260,65 +262,85 @@ def group_dir(work_dir: Path, group: str, groups: dict) -> Path:
     return work_dir if len(groups) == 1 else work_dir / group
 
 
+def group_reuse(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
+                work_dir: Path, trust_remote_code: bool) -> Path | None:
+    """The run folder of a killed evaluation of this group that the next run goes on in, if any."""
+    return reusable_run(work_dir, reuse_text(group, specs, model, abbr, settings, vllm, trust_remote_code),
+                        str(model))
+
+
+def finished(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
+             work_dir: Path, trust_remote_code: bool) -> bool:
+    """Whether a killed evaluation left every result of this group on disk (OpenCompass then
+    only summarizes: a server group needs no server)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    reuse = group_reuse(group, specs, model, abbr, settings, vllm, work_dir, trust_remote_code)
+    return reuse is not None and all_results_on_disk(reuse, abbr, specs)
+
+
 def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
-              work_dir: Path, trust_remote_code: bool) -> tuple[dict, dict, Path, Path]:
-    """One OpenCompass run for the benchmarks of one backend group ("vllm", "hf" or "ppl");
-    returns (scores, parsed summary rows, run folder, summary CSV)."""
+              work_dir: Path, trust_remote_code: bool, api_base: str | None = None,
+              api_key: str | None = None) -> tuple[dict, dict, Path, Path, dict]:
+    """One OpenCompass run for the benchmarks of one backend group ("vllm", "hf", "ppl" or
+    "vllm-ppl": the server groups talk to the evaluation's server at `api_base`); returns
+    (scores, parsed summary rows, run folder, summary CSV, where its time went: task_logs.phases)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / f"eval_{abbr}.py"
-
-    def render(api_base):
-        return _render(group, specs, model, abbr, settings, vllm, trust_remote_code, api_base)
-
-    reuse = reusable_run(work_dir, reuse_text(group, specs, model, abbr, settings, vllm, trust_remote_code),
-                         str(model))
+    reuse = group_reuse(group, specs, model, abbr, settings, vllm, work_dir, trust_remote_code)
     log_path = work_dir / f"opencompass_{abbr}.log"
     env = child_env(work_dir, settings)
     env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    # the server's key for this run only, in the environment of both ends (no file, no command line)
-    api_key = new_api_key() if group == "vllm" else None
-    if api_key:
+    if api_key:  # the server's key for this run only, in the environment of both ends
         env[API_KEY_ENV] = api_key
-
-    def run(api_base=None):
-        write_text_atomic(config_path, render(api_base))
-        argv = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
-                "--max-num-workers", str(int(settings["max_num_workers"])), "--dump-eval-details", "true"]
-        if int(settings["max_num_workers"]) == 1:
-            # one task at a time anyway: run them in this OpenCompass process (its --debug mode)
-            # instead of a new Python per task, each importing OpenCompass again (~10 s a task here)
-            argv.append("--debug")
-        if reuse is not None:  # a killed evaluation of the same model and config: its finished parts stay
-            argv += ["--reuse", reuse.name]
-            log(f"[{group}] reusing the finished predictions and results of {reuse}")
-        log(f"[{group}] config {config_path}")
-        log(f"[{group}] running: " + " ".join(argv))
-        return run_opencompass(argv, work_dir, env, log_path, reuse)
-
-    if group == "vllm" and reuse is not None and all_results_on_disk(reuse, abbr, specs):
-        # a killed evaluation that had finished every benchmark: OpenCompass only summarizes
-        log(f"[vllm] every benchmark's results are in {reuse}: no server needed")
-        rc, run_dir = run("http://127.0.0.1:9/v1")
-    elif group == "vllm":
-        gpu = on_gpu()
-        port = free_port()
-        argv = server_argv(vllm_python(), str(model), abbr, port, vllm, dtype=settings["dtype"],
-                           max_model_len=settings["max_seq_len"], trust_remote_code=trust_remote_code,
-                           on_gpu=gpu)
-        server_log = work_dir / f"vllm_server_{abbr}.log"
-        log(f"[vllm] starting the vLLM server (log {server_log}): " + " ".join(argv))
-        try:
-            with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu, api_key=api_key), server_log, port,
-                            vllm["startup_timeout"], api_key=api_key) as server:
-                log(f"[vllm] server ready at {server.api_base} in {server.startup_seconds:.0f} s")
-                rc, run_dir = run(server.api_base)
-            log("[vllm] server stopped")
-        except VLLMServerError as e:
-            fail(str(e))
-    else:
-        rc, run_dir = run()
+    write_text_atomic(config_path, _render(group, specs, model, abbr, settings, vllm, trust_remote_code, api_base))
+    argv = [sys.executable, "-m", "opencompass.cli.main", str(config_path), "-w", str(work_dir),
+            "--max-num-workers", str(int(settings["max_num_workers"])), "--dump-eval-details", "true"]
+    if int(settings["max_num_workers"]) == 1:
+        # one task at a time anyway: run them in this OpenCompass process (its --debug mode)
+        # instead of a new Python per task, each importing OpenCompass again (~10 s a task here)
+        argv.append("--debug")
+    if reuse is not None:  # a killed evaluation of the same model and config: its finished parts stay
+        argv += ["--reuse", reuse.name]
+        log(f"[{group}] reusing the finished predictions and results of {reuse}")
+    log(f"[{group}] config {config_path}")
+    log(f"[{group}] running: " + " ".join(argv))
+    offset, launched = (log_path.stat().st_size if log_path.exists() else 0), time.time()
+    rc, run_dir = run_opencompass(argv, work_dir, env, log_path, reuse)
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            f.seek(offset)
+            timing = phases(f.read(), launched, time.time())
+    except OSError:
+        timing = {}
     scores, csv_path = read_scores(run_dir, rc, abbr, [s["name"] for s in specs], work_dir, log_path)
-    return scores, parse_summary_csv(csv_path, abbr), run_dir, csv_path
+    return scores, parse_summary_csv(csv_path, abbr), run_dir, csv_path, timing
+
+
+@contextlib.contextmanager
+def serving(need: bool, model: Path, abbr: str, settings: dict, vllm: dict, work_dir: Path,
+            trust_remote_code: bool):
+    """(api_base, api_key, seconds it took to start) of the evaluation's one vLLM server, for
+    every server group (the generation benchmarks of eval.backend vllm and the likelihood ones of
+    eval.likelihood vllm), stopped when the block ends; without `need` (no server group, or every one finished by a
+    killed run) no server starts and OpenCompass only summarizes."""
+    if not need:
+        yield "http://127.0.0.1:9/v1", None, None
+        return
+    api_key = new_api_key()  # this run's only: never on a command line or in a file
+    gpu = on_gpu()
+    port = free_port()
+    argv = server_argv(vllm_python(), str(model), abbr, port, vllm, dtype=settings["dtype"],
+                       max_model_len=settings["max_seq_len"], trust_remote_code=trust_remote_code, on_gpu=gpu)
+    server_log = work_dir / f"vllm_server_{abbr}.log"
+    log(f"[vllm] starting the vLLM server (log {server_log}): " + " ".join(argv))
+    try:
+        with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu, api_key=api_key), server_log, port,
+                        vllm["startup_timeout"], api_key=api_key) as server:
+            log(f"[vllm] server ready at {server.api_base} in {server.startup_seconds:.0f} s")
+            yield server.api_base, api_key, round(server.startup_seconds, 1)
+        log("[vllm] server stopped")
+    except VLLMServerError as e:
+        fail(str(e))
 
 
 def all_results_on_disk(run_dir: Path, abbr: str, specs: list[dict]) -> bool:
@@ -350,30 +372,39 @@ def read_items(run_dir: Path, abbr: str, spec: dict, parsed: dict) -> dict:
 
 
 def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: str, out: str,
-             trust_remote_code: bool = False, backend: str = "hf", vllm: dict | None = None) -> dict:
+             trust_remote_code: bool = False, backend: str = "hf", vllm: dict | None = None,
+             likelihood: str = "hf") -> dict:
     """Score `model` on `benchmarks` (names, or {"name", "path"} for the embedded jsonl ones).
 
     Generation benchmarks run on `backend` ("vllm": a local vLLM server behind OpenCompass's
-    OpenAI-API model; "hf": transformers), likelihood (ppl) benchmarks always on HF. Each group
-    is its own OpenCompass run: in `work_dir` itself when there is one group, else in
-    `work_dir/<group>`."""
+    OpenAI-API model; "hf": transformers), likelihood (ppl) benchmarks on `likelihood` ("hf": a
+    transformers forward pass; "vllm": the server's prompt log-probabilities). One vLLM server
+    serves every group that needs it. Each group is its own OpenCompass run: in `work_dir` itself
+    when there is one group, else in `work_dir/<group>`."""
     t0 = time.time()
     work_dir, model = Path(work_dir).resolve(), Path(model).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    settings, vllm, specs, groups = plan_groups(model, abbr, benchmarks, settings, backend, vllm)
+    settings, vllm, specs, groups = plan_groups(model, abbr, benchmarks, settings, backend, vllm, likelihood)
     scores, items, n_items, runs = {}, {}, {}, {}
-    with terminate_on_signals():
+    # a server unless every server group's results are on disk from a killed run
+    need = any(group in SERVER_GROUPS and not finished(group, group_specs, model, abbr, settings, vllm,
+                                                      group_dir(work_dir, group, groups), trust_remote_code)
+               for group, group_specs in groups.items())
+    with terminate_on_signals(), serving(need, model, abbr, settings, vllm, work_dir,
+                                         trust_remote_code) as (api, key, started):
         for group, group_specs in groups.items():
             gdir = group_dir(work_dir, group, groups)
             g0 = time.time()
-            gscores, parsed, run_dir, csv_path = run_group(group, group_specs, model, abbr, settings, vllm,
-                                                           gdir, trust_remote_code)
+            served = group in SERVER_GROUPS
+            gscores, parsed, run_dir, csv_path, timing = run_group(
+                group, group_specs, model, abbr, settings, vllm, gdir, trust_remote_code,
+                api if served else None, key if served else None)
             scores.update(gscores)
             for spec in group_specs:
                 items[spec["name"]] = read_items(run_dir, abbr, spec, parsed)
                 n_items[spec["name"]] = count_items(run_dir, abbr, spec)
             runs[group] = {"benchmarks": [s["name"] for s in group_specs], "run_dir": str(run_dir),
-                           "summary_csv": str(csv_path), "seconds": round(time.time() - g0, 1)}
+                           "summary_csv": str(csv_path), "seconds": round(time.time() - g0, 1), **timing}
     order = [s["name"] for s in specs]
     scores = {k: scores[k] for k in order}
     first = next(iter(runs.values()))
@@ -383,9 +414,10 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
                "items": {k: items[k] for k in order},
                "backend": backend, "runs": runs,
                "work_dir": str(work_dir), "run_dir": first["run_dir"], "summary_csv": first["summary_csv"],
-               "settings": settings, "vllm": vllm if "vllm" in groups else None,
-               "provenance": {s["name"]: provenance(s, backend, settings, staged_report()) for s in specs},
-               "versions": package_versions("vllm" in groups),
+               "likelihood": likelihood, "server_start_s": started,
+               "settings": settings, "vllm": vllm if set(groups) & set(SERVER_GROUPS) else None,
+               "provenance": {s["name"]: provenance(s, backend, settings, staged_report(), likelihood) for s in specs},
+               "versions": package_versions(bool(set(groups) & set(SERVER_GROUPS))),
                "seconds": round(time.time() - t0, 1)}
     write_json(out, summary)
     log(f"scores {scores} mean {summary['mean']} n_items {summary['n_items']} ({summary['seconds']} s) -> {out}")

@@ -211,17 +211,23 @@ def group_members(group: str, ran: list[str]) -> list[str]:
     return [STAND_INS[b] if b not in ran and STAND_INS.get(b) in ran else b for b in BENCHMARK_GROUPS[group]]
 
 
-def backend_of(benchmark: str, backend: str) -> str:
+def backend_of(benchmark: str, backend: str, likelihood: str = "hf") -> str:
     """Where one benchmark runs: "vllm" (generation with eval.backend vllm), "hf" (generation
-    with eval.backend hf) or "ppl" (likelihood benchmarks: always HF, base-model style)."""
+    with eval.backend hf), "ppl" (likelihood benchmarks with eval.likelihood hf: transformers,
+    base-model style) or "vllm-ppl" (likelihood benchmarks with eval.likelihood vllm: a vLLM
+    server's prompt log-probabilities, the same tokens and scores)."""
     if backend not in BACKENDS:
         raise BenchmarkError(f"eval backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    if likelihood not in BACKENDS:
+        raise BenchmarkError(f"eval likelihood backend {likelihood!r}: expected one of {', '.join(BACKENDS)}")
     if BENCHMARKS[benchmark].scoring == "ppl":
-        return "ppl"
+        return "vllm-ppl" if likelihood == "vllm" else "ppl"
     return backend
 
 
 BACKENDS = ("vllm", "hf")
+# the backend groups that run against a local vLLM server (one server per evaluation job)
+SERVER_GROUPS = ("vllm", "vllm-ppl")
 
 
 class BenchmarkError(ValueError):

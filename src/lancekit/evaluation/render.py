@@ -184,6 +184,7 @@ DEFAULT_VLLM: dict[str, Any] = {
 }
 VLLM_MODEL_CLASS = "lancekit.evaluation.models.LanceOpenAIModel"
 PPL_MODEL_CLASS = "lancekit.evaluation.models.LanceHFBaseModel"
+SCORER_MODEL_CLASS = "lancekit.evaluation.models.LanceVLLMScorer"
 
 
 def merged_vllm(vllm: dict | None) -> dict:
@@ -197,11 +198,31 @@ def merged_vllm(vllm: dict | None) -> dict:
 def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_code: bool = False,
                  backend: str = "hf", api_base: str | None = None, concurrency: int | None = None) -> dict:
     """The OpenCompass model dict of one backend group: "hf" (chat model, transformers), "ppl"
-    (base model without chat template: likelihood benchmarks) or "vllm" (OpenAI-compatible chat
+    (base model without chat template: likelihood benchmarks), "vllm" (OpenAI-compatible chat
     API of a local `vllm serve`, greedy: temperature 0; the server applies the model's own chat
-    template, as the HF chat model does; its API key comes from the environment, key="ENV")."""
+    template, as the HF chat model does; its API key comes from the environment, key="ENV") or
+    "vllm-ppl" (the likelihood benchmarks on the same server's prompt log-probabilities: the base
+    model's tokenizer and scores, LanceVLLMScorer)."""
     s = merged_settings(settings)
     path = os.path.abspath(os.fspath(model_path))
+    if backend == "vllm-ppl":
+        if not api_base:
+            raise BenchmarkError("likelihood on vllm needs the server's api_base")
+        n = int(concurrency or s["batch_size"])
+        return {
+            "type": SCORER_MODEL_CLASS,
+            "abbr": model_abbr,
+            "path": path,                     # the tokenizer (the weights are the server's)
+            "api_base": api_base,
+            "served_name": model_abbr,        # the server's --served-model-name
+            "tokenizer_kwargs": {"trust_remote_code": bool(trust_remote_code)},
+            "max_seq_len": int(s["max_seq_len"]),
+            # prompts per call of OpenCompass's PPL inferencer, items per call of ours: enough to
+            # keep the server's batch full (vLLM's max_num_seqs)
+            "batch_size": n,
+            "items_per_call": n,
+            "run_cfg": {"num_gpus": 0},       # the GPU belongs to the server
+        }
     if backend == "vllm":
         if not api_base:
             raise BenchmarkError("the vllm backend needs the server's api_base")

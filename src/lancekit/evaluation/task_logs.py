@@ -63,3 +63,38 @@ def failed_task_logs(run_dir: Path, names: list[str]) -> list[Path]:
         if "Traceback" in text or "Error" in text or any(p.stem.startswith(n) for n in names):
             logs.append(p)
     return logs
+
+
+_STAMP = re.compile(r"^(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d) - OpenCompass - \w+ - (.*)$")
+
+
+def phases(log_text: str, launched: float, ended: float) -> dict[str, float]:
+    """Where one OpenCompass run's time went, from the timestamps of its own log lines (local
+    time, to the second): ``start_s`` from the launch to its first "Start inferencing" (imports,
+    config, partitioning and, for the transformers backends, loading the model), ``inference_s``
+    from there to its first "Running 0-th replica of evaluation", ``evaluation_s`` the rest until
+    ``ended``. {} when the log has no inference (a run that only summarized)."""
+    import datetime as dt
+
+    year = dt.datetime.fromtimestamp(launched).year
+    first_infer = first_eval = None
+    for line in log_text.splitlines():
+        m = _STAMP.match(line)
+        if not m:
+            continue
+        month, day, hour, minute, second = (int(g) for g in m.groups()[:5])
+        try:
+            at = dt.datetime(year, month, day, hour, minute, second).timestamp()
+        except ValueError:
+            continue
+        text = m.group(6)
+        if first_infer is None and text.startswith("Start inferencing"):
+            first_infer = at
+        elif first_eval is None and first_infer is not None and text.startswith("Running 0-th replica of evaluation"):
+            first_eval = at
+    if first_infer is None:
+        return {}
+    first_eval = first_eval if first_eval is not None else ended
+    return {"start_s": round(max(first_infer - launched, 0.0), 1),
+            "inference_s": round(max(first_eval - first_infer, 0.0), 1),
+            "evaluation_s": round(max(ended - first_eval, 0.0), 1)}

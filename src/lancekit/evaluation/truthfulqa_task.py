@@ -3,8 +3,9 @@ the generated eval config). The prompt, data file and score are lancekit.evaluat
 
 - `TruthfulQAMC2Dataset`: the staged mc_task.json as a dataset of question/choices/labels.
 - `MC2Inferencer`: per question, the summed log-probability of every choice after the prompt
-  (`LanceHFBaseModel.continuation_logprobs`, one batch per question); the prediction is the mc2
-  value of that question, the log-probabilities are kept in the predictions file.
+  (the model's `continuation_logprobs`: transformers one question per batch, or a vLLM server);
+  the prediction is the mc2 value of that question, the log-probabilities are kept in the
+  predictions file.
 - `MC2Evaluator`: mc2 = 100 x the mean over questions; per-question values as `details`.
 """
 
@@ -29,8 +30,10 @@ class TruthfulQAMC2Dataset(BaseDataset):
 
 
 class ContinuationInferencer(BaseInferencer):
-    """Per item, the log-likelihoods of continuations (`LanceHFBaseModel.continuation_logprobs`);
-    a subclass says what an item's record is (`item_result`, with its "prediction")."""
+    """Per item, the log-likelihoods of continuations (the model's `continuation_logprobs`:
+    LanceHFBaseModel one item per call, LanceVLLMScorer `items_per_call` items at once); a
+    subclass says what an item asks (`item_requests`: contexts and continuations) and what its
+    record is (`item_record`, with its "prediction")."""
 
     task = "log-likelihood scoring"
 
@@ -40,7 +43,10 @@ class ContinuationInferencer(BaseInferencer):
                          output_json_filepath=output_json_filepath,
                          output_json_filename=output_json_filename, **kwargs)
 
-    def item_result(self, entry, prompt_template) -> dict:
+    def item_requests(self, entry, prompt_template) -> tuple[list[str], list[str]]:
+        raise NotImplementedError
+
+    def item_record(self, entry, prompt_template, contexts, conts, logprobs) -> dict:
         raise NotImplementedError
 
     def inference(self, retriever, ice_template=None, prompt_template=None, output_json_filepath=None,
@@ -48,11 +54,23 @@ class ContinuationInferencer(BaseInferencer):
         out_dir = output_json_filepath or self.output_json_filepath
         out_name = output_json_filename or self.output_json_filename
         if not hasattr(self.model, "continuation_logprobs"):
-            raise TypeError(f"{self.task} needs lancekit.evaluation.models.LanceHFBaseModel, not "
-                            f"{type(self.model).__name__}")
-        results = {str(i): self.item_result(entry, prompt_template)
-                   for i, entry in enumerate(tqdm(retriever.test_ds, desc=self.task,
-                                                  disable=not self.is_main_process))}
+            raise TypeError(f"{self.task} needs lancekit.evaluation.models.LanceHFBaseModel or LanceVLLMScorer, "
+                            f"not {type(self.model).__name__}")
+        entries = list(retriever.test_ds)
+        per_call = max(int(getattr(self.model, "items_per_call", 1)), 1)
+        results = {}
+        with tqdm(total=len(entries), desc=self.task, disable=not self.is_main_process) as bar:
+            for start in range(0, len(entries), per_call):
+                chunk = entries[start:start + per_call]
+                asks = [self.item_requests(e, prompt_template) for e in chunk]
+                flat = self.model.continuation_logprobs([c for ctx, _ in asks for c in ctx],
+                                                        [c for _, conts in asks for c in conts])
+                at = 0
+                for i, (entry, (contexts, conts)) in enumerate(zip(chunk, asks)):
+                    results[str(start + i)] = self.item_record(entry, prompt_template, contexts, conts,
+                                                               flat[at:at + len(conts)])
+                    at += len(conts)
+                bar.update(len(chunk))
         if self.is_main_process:
             os.makedirs(out_dir, exist_ok=True)
             dump_results_dict(results, os.path.join(out_dir, out_name))
@@ -63,11 +81,13 @@ class MC2Inferencer(ContinuationInferencer):
 
     task = "truthfulqa mc2"
 
-    def item_result(self, entry, prompt_template) -> dict:
+    def item_requests(self, entry, prompt_template):
         prompt = prompt_template.generate_item(entry)
         conts = [continuation(c) for c in entry["choices"]]
-        logprobs = self.model.continuation_logprobs([prompt] * len(conts), conts)
-        return {"origin_prompt": prompt, "choices": entry["choices"], "labels": entry["labels"],
+        return [prompt] * len(conts), conts
+
+    def item_record(self, entry, prompt_template, contexts, conts, logprobs):
+        return {"origin_prompt": contexts[0], "choices": entry["choices"], "labels": entry["labels"],
                 "logprobs": logprobs, "prediction": mc2_score(logprobs, entry["labels"])}
 
 
