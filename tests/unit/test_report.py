@@ -370,7 +370,7 @@ def test_judge_table_shows_label_separation():
 # ----------------------------------------------------------------------------- the script
 
 
-def _run_script(tmp_path, layout, judge_gold=None):
+def _run_script(tmp_path, layout, judge_gold=None, cost=None):
     out = {k: str(tmp_path / "results" / "report" / f) for k, f in (
         ("md", "report.md"), ("eval_plot", "eval.png"), ("avg_plot", "avg_by_iteration.png"), ("funnel", "funnel.png"),
         ("loss", "loss.png"), ("judge", "judge.png"), ("judge_bias", "judge_bias.png"), ("eval_csv", "eval_table.csv"),
@@ -378,7 +378,8 @@ def _run_script(tmp_path, layout, judge_gold=None):
     job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),
-                           json.dumps({"layout": layout, "judge_gold": judge_gold})], env=env, capture_output=True,
+                           json.dumps({"layout": layout, "judge_gold": judge_gold, "cost": cost})], env=env,
+                          capture_output=True,
                           text=True)
     assert proc.returncode == 0, proc.stderr
     return tmp_path / "results" / "report"
@@ -396,12 +397,18 @@ def test_report_of_a_run_without_iterations(tmp_path):
     (model / "trainer_log.jsonl").write_text('{"current_steps": 1, "loss": 2.5}\n{"current_steps": 2, "loss": 2.1}\n')
     (model / "lance_train.json").write_text(json.dumps({"skipped": False, "n_examples": 32, "steps": 2,
                                                         "first_loss": 2.5, "final_loss": 2.1}))
+    bench = res / "benchmarks" / "iter0"
+    bench.mkdir(parents=True)
+    (bench / "evaluate.tsv").write_text("s\th:m:s\n120.0\t0:02:00\n")
     layout = {"methods": ["lance"], "iters": {"lance": 0},
               "summaries": {r: str(res / r / "eval" / "summary.json") for r in ("base", "iter0")},
-              "stats": {"lance": {}}, "train": {"": {"0/SFT": str(model)}, "lance": {}}, "times": {},
+              "stats": {"lance": {}}, "train": {"": {"0/SFT": str(model)}, "lance": {}},
+              "times": {"iter0": {"evaluate": [str(bench / "evaluate.tsv")]}},
               "paper": None, "paper_backbone": "Qwen2-7B", "headline_iteration": 4}
-    out = _run_script(tmp_path, layout)
+    out = _run_script(tmp_path, layout, cost={"device": "cpu-here", "predicted": {"iter0": {"evaluate": 100.0}}})
     md = (out / "report.md").read_text()
+    assert "## Cost: predicted beside measured" in md and "on `cpu-here`" in md
+    assert "| evaluate | 1 | 100.00 | 120.00 | 1.20 |" in md
     assert "# lance report: LANCE (0 iterations)" in md
     assert "| base | <u>10.00</u> | <u>10.00</u> | \u221210.00 | – |" in md  # no items: no † and no p
     assert "| SFT (M_0) | **20.00** | **20.00** | 0.00 | – |" in md
