@@ -9,7 +9,9 @@ the measured ones per stage (the report's table, lancekit.report.stages.cost_tab
 
 Generation: s = start + requests x request_s + tokens / tokens_per_s, fitted over the review and
 generate jobs (least squares, a negative term dropped); training: s = start + examples x epochs /
-rate over the training jobs (all time taken as rate when the fit cannot part them); evaluation:
+rate, SFT and DPO (pairs) apart (all time taken as rate when the fit cannot part them: one job,
+or jobs of one size); the shares of generated candidates that survive clean and reach the SFT
+and DPO sets (LANCE's stage statistics); evaluation:
 start = the mean of each job's time outside inference (server and OpenCompass start, evaluation:
 summary.json's parts), rate = items / inference seconds. --runs fits on those run folders only,
 so that --check on the others is out of sample. Prints the entry, to paste into
@@ -61,7 +63,9 @@ def calibrate(run: Path, config: dict, runs: list[str] | None = None) -> dict:
     """The throughput entry (generation, training, evaluation) from one finished run folder (its
     jobs under the run folders ``runs`` only, when given)."""
     bench, results = run / "results" / "benchmarks", run / "results"
-    gen_rows, gen_s, train_rows, train_s, eval_fixed, eval_items, eval_infer = [], [], [], [], [], 0, 0.0
+    gen_rows, gen_s, eval_fixed, eval_items, eval_infer = [], [], [], 0, 0.0
+    train = {"train_sft": ([], []), "train_dpo": ([], [])}  # (rows, seconds) of each kind
+    kept = {"sft": [0, 0], "dpo": [0, 0], "clean": [0, 0]}   # [kept, candidates] over the fit's iterations
     for tsv in sorted(bench.rglob("*.tsv")):
         rel = tsv.relative_to(bench)
         if runs is not None and run_of(rel) not in runs:
@@ -80,8 +84,8 @@ def calibrate(run: Path, config: dict, runs: list[str] | None = None) -> dict:
             else:
                 annotate = read_json(results / rel.parent / "stats" / "annotate.json")
                 examples = annotate["sft_total" if stage == "train_sft" else "dpo_total"]
-            train_rows.append([1.0, examples * plan._epochs(config, stage, name)])
-            train_s.append(seconds)
+            train[stage][0].append([1.0, examples * plan._epochs(config, stage, name)])
+            train[stage][1].append(seconds)
         elif stage == "evaluate":
             summary = read_json(results / rel.parent / "eval" / "summary.json")
             inference = sum(r.get("inference_s", 0.0) for r in summary["runs"].values())
@@ -90,17 +94,41 @@ def calibrate(run: Path, config: dict, runs: list[str] | None = None) -> dict:
             eval_fixed.append(seconds - inference)
             eval_items += sum(summary["n_items"].values())
             eval_infer += inference
-    if not (gen_rows and train_rows and eval_fixed):
+    # the shares that reach review_new and the training sets (LANCE's stage statistics)
+    for folder in sorted({run_of(t.relative_to(bench)) for t in bench.rglob("generate.*.tsv")}):
+        if runs is not None and folder not in runs:
+            continue
+        stats = {st: read_json(results / folder / "stats" / f"{st}.json") for st in ("generate", "annotate", "review_new")
+                 if (results / folder / "stats" / f"{st}.json").is_file()}
+        gen, ann = stats.get("generate", {}), stats.get("annotate", {})
+        if {"instruction_samples", "negative_samples", "responses"} <= set(gen) and {"sft_new", "dpo_new"} <= set(ann):
+            kept["sft"][0] += ann["sft_new"]
+            kept["sft"][1] += gen["instruction_samples"]
+            kept["dpo"][0] += ann["dpo_new"]
+            kept["dpo"][1] += gen["negative_samples"]
+            kept["clean"][0] += stats.get("review_new", {}).get("records_in", 0)
+            kept["clean"][1] += gen["responses"] + gen["negative_samples"]
+    if not (gen_rows and train["train_sft"][0] and eval_fixed):
         raise SystemExit(f"calibrate_cost: {bench} lacks generation, training or evaluation job times")
     start, per_request, per_token = fit(gen_rows, gen_s)
-    t_start, per_example = fit(train_rows, train_s)
-    if not per_example:  # too few or too alike jobs to part start from rate: all time is rate
-        t_start, per_example = 0.0, sum(train_s) / sum(r[1] for r in train_rows)
-    return {"generation": {"start_s": _round(start), "request_s": _round(per_request),
+    training = {}
+    for stage, (start_key, rate_key) in (("train_sft", ("start_s", "samples_per_s_per_gpu")),
+                                         ("train_dpo", ("dpo_start_s", "pairs_per_s_per_gpu"))):
+        rows, seconds = train[stage]
+        if not rows:
+            continue
+        t_start, per_example = fit(rows, seconds) if len({r[1] for r in rows}) > 1 else (0.0, 0.0)
+        if not per_example:  # too few or too alike jobs to part start from rate: all time is rate
+            t_start, per_example = 0.0, sum(seconds) / sum(r[1] for r in rows)
+        training.update({start_key: _round(t_start), rate_key: _round(1 / per_example) if per_example else 1e9})
+    out = {"generation": {"start_s": _round(start), "request_s": _round(per_request),
                            "output_tokens_per_s": _round(1 / per_token) if per_token else 1e9},
-            "training": {"start_s": _round(t_start), "samples_per_s_per_gpu": _round(1 / per_example) if per_example else 1e9},
+            "training": training,
             "evaluation": {"start_s": _round(sum(eval_fixed) / len(eval_fixed)),
                            "items_per_s_per_gpu": _round(eval_items / eval_infer)}}
+    if all(n for _, n in kept.values()):
+        out["shares"] = {k: _round(a / n) for k, (a, n) in kept.items()}
+    return out
 
 
 def check(run: Path, config: dict, entry: dict, runs: list[str] | None = None) -> str:
@@ -117,7 +145,8 @@ def check(run: Path, config: dict, entry: dict, runs: list[str] | None = None) -
         if runs is not None and run_of(rel) not in runs:
             continue
         times.setdefault(run_of(rel), {}).setdefault(tsv.name.split(".")[0], []).append(str(tsv))
-    predicted = plan.job_seconds(plan.timed(config, plan.counts(config, plan.seed_size(config)[0]), entry))
+    rows = plan.counts(config, plan.seed_size(config)[0], entry.get("shares"))
+    predicted = plan.job_seconds(plan.timed(config, rows, entry))
     return to_markdown(cost_table(read_times(times), predicted), 2)
 
 

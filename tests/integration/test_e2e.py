@@ -71,8 +71,8 @@ def test_report(run):
                     "apt-get install chromium (Debian's package)")
 def test_the_html_report_opens_in_a_browser_with_its_table(run, tmp_path):
     """`snakemake --report` (through ./lance) in headless Chromium: a page that is not blank, whose
-    landing page shows the evaluation table (workflow/report/workflow.rst) row by row, and lists
-    every plot of the report among its results."""
+    landing page shows the evaluation table (workflow/report/workflow.rst) row by row and every
+    plot of the report (embedded in the page), and lists each plot among its results."""
     html, png = tmp_path / "report.html", tmp_path / "report.png"
     run_lance(run.parent, "--report", str(html), log="report_html.out")
     browser = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",

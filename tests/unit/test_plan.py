@@ -80,15 +80,25 @@ def test_calibration_recovers_the_rates_of_a_canned_run(tmp_path):
             (res / Path(rel).parent / "stats").mkdir(parents=True, exist_ok=True)
             (res / Path(rel).parent / "stats" / f"{stage}.json").write_text(json.dumps(stats))
 
-    # generation: 20 s start, 1 s a request, 50 tokens/s
-    for stage, req, tok in (("review_seed", 10, 100), ("generate", 20, 2000), ("review_new", 30, 500)):
-        job(f"lance/iter1/{stage}.0-of-1.tsv", 20 + req + tok / 50,
-            {"requests": {"requests_sent": req}, "generated_tokens": tok, "shards": 1})
+    # generation: 20 s start, 1 s a request, 50 tokens/s; 40 new instructions and 20 negatives,
+    # of which 10 and 5 reach the SFT and DPO sets; 40 of the 60 + 20 candidates reach review_new
+    job("lance/iter1/review_seed.0-of-1.tsv", 20 + 10 + 100 / 50,
+        {"requests": {"requests_sent": 10}, "generated_tokens": 100, "shards": 1})
+    job("lance/iter1/generate.0-of-1.tsv", 20 + 20 + 2000 / 50,
+        {"requests": {"requests_sent": 20}, "generated_tokens": 2000, "shards": 1, "instruction_samples": 40,
+         "negative_samples": 20, "responses": 60})
+    job("lance/iter1/review_new.0-of-1.tsv", 20 + 30 + 500 / 50,
+        {"requests": {"requests_sent": 30}, "generated_tokens": 500, "shards": 1, "records_in": 40})
     (res / "iter0" / "stats").mkdir(parents=True)
     (res / "iter0" / "stats" / "seed.json").write_text(json.dumps({"kept": 10}))
-    (res / "lance" / "iter1" / "stats" / "annotate.json").write_text(json.dumps({"sft_total": 30, "dpo_total": 20}))
-    for rel, examples in (("iter0/train_sft.tsv", 10), ("lance/iter1/train_sft.tsv", 30), ("lance/iter1/train_dpo.tsv", 20)):
-        job(rel, 5 + examples / 2)  # 5 s start, 2 examples/s (one epoch)
+    for t, sft, dpo in ((1, 30, 20), (2, 50, 40)):
+        (res / "lance" / f"iter{t}" / "stats").mkdir(parents=True, exist_ok=True)
+        (res / "lance" / f"iter{t}" / "stats" / "annotate.json").write_text(
+            json.dumps({"sft_total": sft, "dpo_total": dpo, "sft_new": 10, "dpo_new": 5}))
+    for rel, examples in (("iter0/train_sft.tsv", 10), ("lance/iter1/train_sft.tsv", 30)):
+        job(rel, 5 + examples / 2)  # SFT: 5 s start, 2 examples/s (one epoch)
+    for rel, pairs in (("lance/iter1/train_dpo.tsv", 20), ("lance/iter2/train_dpo.tsv", 40)):
+        job(rel, 3 + pairs / 1)  # DPO: 3 s start, 1 pair/s
     for run in ("base", "iter0"):  # 30 s outside inference (server, OpenCompass start), 4 items/s
         job(f"{run}/evaluate.tsv", 30 + 427 / 4)
         (res / run / "eval").mkdir(parents=True)
@@ -102,11 +112,15 @@ def test_calibration_recovers_the_rates_of_a_canned_run(tmp_path):
         sys.path.remove(str(ROOT / "benchmarks"))
     entry = calibrate_cost.calibrate(tmp_path, plan.load_config())
     assert entry["generation"] == {"start_s": 20.0, "request_s": 1.0, "output_tokens_per_s": 50.0}
-    assert entry["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0}
+    assert entry["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0, "dpo_start_s": 3.0,
+                                 "pairs_per_s_per_gpu": 1.0}
     assert entry["evaluation"] == {"start_s": 30.0, "items_per_s_per_gpu": 4.0}
-    # fitted on some run folders only, M_0's is out of sample; the check puts plan and run side by side
+    assert entry["shares"] == {"sft": 0.25, "dpo": 0.25, "clean": 0.5}
+    # fitted on some run folders only, the rest is out of sample: one job of a kind is all rate
     held_out = calibrate_cost.calibrate(tmp_path, plan.load_config(), ["base", "lance/iter1"])
-    assert held_out["training"] == {"start_s": 5.0, "samples_per_s_per_gpu": 2.0}
+    assert held_out["training"] == {"start_s": 0.0, "samples_per_s_per_gpu": 30 / 20, "dpo_start_s": 0.0,
+                                    "pairs_per_s_per_gpu": round(20 / 23, 3)}
+    # the check puts plan and run side by side, on the runs asked for
     table = calibrate_cost.check(tmp_path, tiny(), held_out, ["base", "iter0"])
     assert table.splitlines()[0].startswith("| stage | runs | predicted s | measured s |")
     assert "| evaluate | 2 |" in table and "| train_sft | 1 |" in table and "generate" not in table
@@ -141,3 +155,17 @@ def test_an_unknown_cost_device_is_refused_naming_the_key():
         "report.cost_device: 'tpu9' is not an entry of config/cost/throughput.yaml (known: cpu-here, h100, a100, a800)"]
     with pytest.raises(ConfigError, match="report.cost_device: 'tpu9'"):
         check_config(config, lambda p: str(ROOT / p))
+
+
+def test_review_seed_after_the_first_iteration_costs_nothing_unless_the_seed_is_judged_again():
+    config = plan.load_config([], ["iters=2", "methods=[lance]"])
+    rows = {(r.iteration, r.stage): r for r in plan.timed(config, plan.counts(config, 32), DEVICE)
+            if r.method == "lance"}
+    assert rows[1, "review_seed"].requests == 32 and rows[1, "review_seed"].wall_s > 0
+    # Seed_1 = Seed_0 + 32 new items, every one with its stored review (scripts/review.py)
+    assert (rows[2, "review_seed"].requests, rows[2, "review_seed"].wall_s) == (0, 0.0)
+    assert rows[2, "review_seed"].notes == ["stored scores"]
+    config["review"]["rereview_seed"] = True
+    rows = {(r.iteration, r.stage): r for r in plan.timed(config, plan.counts(config, 32), DEVICE)
+            if r.method == "lance"}
+    assert rows[2, "review_seed"].requests == 64 and rows[2, "review_seed"].wall_s == pytest.approx(10 + 64 * 0.5 + 64 * 3 * 2 / 100)

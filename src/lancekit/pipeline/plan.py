@@ -12,13 +12,18 @@ settings and review votes). What no config says is assumed, here, once:
   else seed.limit; else ``ASSUMED_SEED`` (3,000: the paper's UltraChat3k).
 - a seed that evolves (LANCE from iteration 2) holds Seed_0 plus annotate.next_seed_limit new
   items (null: as many new items as Seed_0 records).
-- ``LOW_SHARE`` of the seed scores below split_threshold (LANCE's low branch); ``KEEP`` of the
-  generated items survive clean and review into training sets.
+- ``LOW_SHARE`` of the seed scores below split_threshold (LANCE's low branch); of the generated
+  candidates ``SHARES["clean"]`` survive clean (and go to review_new), ``SHARES["sft"]`` of the new
+  instructions become SFT examples and ``SHARES["dpo"]`` of the negatives DPO pairs. A device entry
+  of the throughput table may carry ``shares`` measured on a run (benchmarks/calibrate_cost.py):
+  they depend on the model and its judge, so the public GPU entries keep these.
 - a sampled answer fills ``FILL`` of its max_tokens; a constrained vote is ``VOTE_TOKENS`` tokens; a
   one-line instruction (generate.instruction_stop set) is ``LINE_TOKENS``.
 - every prompt is ``PROMPT_TOKENS`` (template, system and one record); with n samples a prompt is
   counted once (vLLM shares its prefix).
 - requests are prompts sent, each with its n samples; the shard jobs of a stage run side by side.
+- review_seed of iteration 2 on reuses the scores stored in the seed (no engine, no time) unless
+  review.rereview_seed is set.
 - evaluation items are the benchmarks' public test-set sizes (``BENCHMARK_ITEMS``), capped at
   eval.settings.limit; evaluated models: base, M_0 and every method's every iteration.
 """
@@ -38,7 +43,7 @@ from ..data import authors
 
 ASSUMED_SEED = 3000
 LOW_SHARE = 0.5
-KEEP = 0.5
+SHARES = {"clean": 0.5, "sft": 0.5, "dpo": 0.5}
 FILL = 0.5
 VOTE_TOKENS = 2
 LINE_TOKENS = 40
@@ -111,16 +116,21 @@ def _votes(config: dict, method, stage: str) -> tuple[int, int]:
     return review.samples, tokens
 
 
-def data_rows(config: dict, name: str, iteration: int, seed: int) -> tuple[list[Row], int, int]:
+def data_rows(config: dict, name: str, iteration: int, seed: int,
+              shares: dict | None = None) -> tuple[list[Row], int, int]:
     """The engine stages of one iteration of one method, and the new SFT examples and DPO pairs it
-    makes (before the previous sets are added)."""
+    makes (before the previous sets are added); ``shares`` over ``SHARES``."""
+    keep = {**SHARES, **(shares or {})}
     method = method_table.get(name)
     max_tokens = config["sampling"]["max_tokens"]
     rows, sft, dpo = [], 0, 0
     if method.has("review_seed"):
         row = Row(name, iteration, "review_seed")
         n, each = _votes(config, method, "review_seed")
-        _vllm(row, seed, n, each)
+        if iteration == 1 or method.review_settings(config, "review_seed").rereview_seed:
+            _vllm(row, seed, n, each)
+        else:  # the scores stored in the seed are reused (scripts/review.py): no engine starts
+            row.notes.append("stored scores")
         rows.append(row)
     row = Row(name, iteration, "generate")
     settings = method.generate_settings(config)
@@ -134,8 +144,8 @@ def data_rows(config: dict, name: str, iteration: int, seed: int) -> tuple[list[
         _vllm(row, high, g.negatives_per_seed, _out(max_tokens))
         _vllm(row, low * g.instructions_per_seed, g.responses_per_instruction, _out(max_tokens))
         new = low * g.instructions_per_seed * g.responses_per_instruction + high * g.negatives_per_seed
-        sft = round(low * g.instructions_per_seed * KEEP)
-        dpo = round(high * g.negatives_per_seed * KEEP)
+        sft = round(low * g.instructions_per_seed * keep["sft"])
+        dpo = round(high * g.negatives_per_seed * keep["dpo"])
     elif hasattr(settings, "responses_per_prompt"):  # SPIN: M_{t-1}'s answers to the seed prompts
         _vllm(row, seed, settings.responses_per_prompt, _out(max_tokens))
         dpo = seed * settings.responses_per_prompt
@@ -144,12 +154,12 @@ def data_rows(config: dict, name: str, iteration: int, seed: int) -> tuple[list[
         _vllm(row, seed, settings.instructions_per_seed, _out(max_tokens))
         _vllm(row, tasks, settings.responses_per_instruction, _out(max_tokens))
         new = tasks * settings.responses_per_instruction
-        sft = round(tasks * KEEP)
+        sft = round(tasks * keep["sft"])
     rows.append(row)
     if method.has("review_new"):
         row = Row(name, iteration, "review_new")
         n, each = _votes(config, method, "review_new")
-        _vllm(row, round(new * KEEP), n, each)
+        _vllm(row, round(new * keep["clean"]), n, each)
         rows.append(row)
     return rows, sft, dpo
 
@@ -175,7 +185,7 @@ def eval_items(config: dict) -> int:
     return total
 
 
-def counts(config: dict, seed: int) -> list[Row]:
+def counts(config: dict, seed: int, shares: dict | None = None) -> list[Row]:
     """Every stage's counts (no times yet): M_0 and the base model's evaluation, then each method's
     iterations."""
     items = eval_items(config)
@@ -189,7 +199,7 @@ def counts(config: dict, seed: int) -> list[Row]:
         sft_total, dpo_total = seed, 0
         for t in range(1, method.iterations(config["iters"]) + 1):
             size = seed if t == 1 or not method.evolves_seed else seed + (cap if cap is not None else seed)
-            data, sft, dpo = data_rows(config, name, t, size)
+            data, sft, dpo = data_rows(config, name, t, size, shares)
             rows += data
             sft_total, dpo_total = sft_total + sft, dpo_total + dpo
             for stage, examples in (("train_sft", sft_total), ("train_dpo", dpo_total)):
@@ -230,10 +240,16 @@ def timed(config: dict, rows: list[Row], device: dict) -> list[Row]:
         row.gpus = (resources.get(engine) or {}).get("gpu", 0)
         if engine == "vllm":
             row.jobs = config["shards"]
+            if not row.requests:  # nothing to send: the job reads and writes, no engine starts
+                row.wall_s = 0.0
+                continue
             work = row.requests * gen["request_s"] + row.output_tokens / gen["output_tokens_per_s"]
             row.wall_s = gen["start_s"] + work / row.jobs
         elif engine == "llamafactory":
-            row.wall_s = train["start_s"] + row.examples / (train["samples_per_s_per_gpu"] * max(row.gpus, 1))
+            start, rate = train["start_s"], train["samples_per_s_per_gpu"]
+            if row.stage == "train_dpo":  # a pair: chosen and rejected, beside a reference model
+                start, rate = train.get("dpo_start_s", start), train.get("pairs_per_s_per_gpu", rate / 2)
+            row.wall_s = start + row.examples / (rate * max(row.gpus, 1))
         else:
             row.wall_s = ev["start_s"] + row.examples / (ev["items_per_s_per_gpu"] * max(row.gpus, 1))
     return rows
@@ -244,7 +260,8 @@ def plan(config: dict, device: str = DEFAULT_DEVICE, table: dict | None = None, 
     table = load_throughput() if table is None else table
     if device not in table:
         raise KeyError(f"device {device!r} is not in {THROUGHPUT.relative_to(REPO)}; known: {', '.join(table)}")
-    return timed(config, counts(config, seed_size(config)[0] if seed is None else seed), table[device])
+    entry = table[device]
+    return timed(config, counts(config, seed_size(config)[0] if seed is None else seed, entry.get("shares")), entry)
 
 
 def totals(rows: list[Row]) -> dict:
