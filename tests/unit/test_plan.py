@@ -169,3 +169,11 @@ def test_review_seed_after_the_first_iteration_costs_nothing_unless_the_seed_is_
     rows = {(r.iteration, r.stage): r for r in plan.timed(config, plan.counts(config, 32), DEVICE)
             if r.method == "lance"}
     assert rows[2, "review_seed"].requests == 64 and rows[2, "review_seed"].wall_s == pytest.approx(10 + 64 * 0.5 + 64 * 3 * 2 / 100)
+
+
+def test_evaluation_items_of_requests_with_subsets():
+    config = tiny()
+    config["eval"]["benchmarks"] = ["arith", {"name": "mmlu", "subsets": ["anatomy", "astronomy"]},
+                                    {"name": "mgsm", "subsets": "all"}, {"name": "mc2", "benchmark": "lance_mc", "path": "x"}]
+    # arith 300; 2 of the 57 MMLU subjects' 14,042 items; MGSM as counted (the paper's four); lance_mc 127
+    assert plan.eval_items(config) == 300 + round(14042 * 2 / 57) + 1000 + 127

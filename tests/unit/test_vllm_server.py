@@ -108,17 +108,17 @@ def test_the_evaluation_hands_one_fresh_key_to_both_ends(tmp_path, monkeypatch):
         seen.update(oc_argv=argv, oc_env=env)
         return 0, None
 
-    monkeypatch.setattr(oc, "VLLMServer", FakeServer)
+    monkeypatch.setattr(vs, "VLLMServer", FakeServer)
     monkeypatch.setattr(oc, "run_opencompass", fake_opencompass)
-    monkeypatch.setattr(oc, "vllm_python", lambda: sys.executable)
-    monkeypatch.setattr(oc, "on_gpu", lambda: False)
+    monkeypatch.setattr(vs, "vllm_python", lambda: sys.executable)
+    monkeypatch.setattr(vs, "on_gpu", lambda: False)
     monkeypatch.setattr(oc, "read_scores", lambda *a: ({}, tmp_path / "summary.csv"))
     monkeypatch.setattr(oc, "parse_summary_csv", lambda *a: {})
     monkeypatch.delenv(vs.API_KEY_ENV, raising=False)
     work = tmp_path / "eval"
     settings, vllm = merged_settings({}), merged_vllm({})
     for _ in range(2):
-        with oc.serving(True, model, "smol", settings, vllm, work, False) as (api_base, api_key, _):
+        with vs.serving(True, model, "smol", settings, vllm, work, False, oc.log, oc.fail) as (api_base, api_key, _):
             oc.run_group("vllm", specs, model, "smol", settings, vllm, work, False, api_base, api_key)
         key = seen["server_key"]
         assert key and seen["server_env"][vs.SERVER_KEY_ENV] == key == seen["oc_env"][vs.API_KEY_ENV]

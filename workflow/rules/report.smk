@@ -23,7 +23,10 @@ TRACKING_SETTINGS = {"tracking": TRACKING, "samples": TRACKING_SAMPLES} if TRACK
 
 # the cost model's job times for this config (./lance plan), put beside the measured ones
 COST_DEVICE = cost_plan.report_device(config)
-COST = {"device": COST_DEVICE, "predicted": cost_plan.job_seconds(cost_plan.plan(config, COST_DEVICE))}
+COST = {
+    "device": COST_DEVICE,
+    "predicted": cost_plan.job_seconds(cost_plan.plan(config, COST_DEVICE)),
+}
 
 
 rule report:

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from .registry import BENCHMARKS, Benchmark, backend_of
+from .vllm_server import VLLMServerError
 
 
 def comparability(spec: dict, settings: dict, staged: dict | None = None) -> str:
@@ -98,12 +99,12 @@ def package_versions(with_vllm: bool) -> dict:
             res = subprocess.run([_vllm_python(), "-c", VLLM_VERSION],
                                  capture_output=True, text=True, timeout=60)
             out["vllm"] = res.stdout.strip() or None
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError, VLLMServerError):
             out["vllm"] = None
     return out
 
 
 def _vllm_python() -> str:
-    from .opencompass import vllm_python
+    from .vllm_server import vllm_python
 
     return vllm_python()

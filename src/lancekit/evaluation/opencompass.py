@@ -15,7 +15,6 @@ summary.json = {"model", "abbr", "scores", "mean", "n_items", "items", "backend"
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -28,7 +27,6 @@ import threading
 import time
 from pathlib import Path
 
-from ..core import envs
 from ..core.envs import OFFLINE_ENV
 from ..core.io import write_json, write_text_atomic
 from ..core.paths import with_src
@@ -48,16 +46,7 @@ from .registry import (
 from .render import merged_settings, merged_vllm, render_eval_config
 from .summary import MissingBenchmarksError, find_summary_csv, parse_summary_csv, require_scores
 from .task_logs import LogTailer, failed_task_logs, phases
-from .vllm_server import (
-    API_KEY_ENV,
-    VLLMServer,
-    VLLMServerError,
-    free_port,
-    new_api_key,
-    server_argv,
-    server_env,
-    terminate_on_signals,
-)
+from .vllm_server import API_KEY_ENV, serving, terminate_on_signals
 
 _EXP_FOLDER = re.compile(r"Current exp folder:\s*(\S+)")
 
@@ -207,21 +196,6 @@ def read_scores(run_dir: Path | None, rc: int, abbr: str, names: list[str], work
     return scores, csv_path
 
 
-def vllm_python() -> str:
-    """The vLLM environment's python: $LANCE_PY_VLLM, else built/found by lancekit.envs."""
-    py = os.environ.get("LANCE_PY_VLLM")
-    if py:
-        return py
-    try:
-        return str(envs.ensure("vllm"))
-    except envs.EnvError as e:
-        fail(f"the vllm eval backend needs the vLLM environment: {e}")
-
-
-def on_gpu() -> bool:
-    return envs.has_nvidia_gpu()
-
-
 def _render(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
             trust_remote_code: bool, api_base: str | None) -> str:
     concurrency = int(vllm["max_num_seqs"]) if group in SERVER_GROUPS else None
@@ -316,33 +290,6 @@ def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: d
     return scores, parse_summary_csv(csv_path, abbr), run_dir, csv_path, timing
 
 
-@contextlib.contextmanager
-def serving(need: bool, model: Path, abbr: str, settings: dict, vllm: dict, work_dir: Path,
-            trust_remote_code: bool):
-    """(api_base, api_key, seconds it took to start) of the evaluation's one vLLM server, for
-    every server group (the generation benchmarks of eval.backend vllm and the likelihood ones of
-    eval.likelihood vllm), stopped when the block ends; without `need` (no server group, or every one finished by a
-    killed run) no server starts and OpenCompass only summarizes."""
-    if not need:
-        yield "http://127.0.0.1:9/v1", None, None
-        return
-    api_key = new_api_key()  # this run's only: never on a command line or in a file
-    gpu = on_gpu()
-    port = free_port()
-    argv = server_argv(vllm_python(), str(model), abbr, port, vllm, dtype=settings["dtype"],
-                       max_model_len=settings["max_seq_len"], trust_remote_code=trust_remote_code, on_gpu=gpu)
-    server_log = work_dir / f"vllm_server_{abbr}.log"
-    log(f"[vllm] starting the vLLM server (log {server_log}): " + " ".join(argv))
-    try:
-        with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu, api_key=api_key), server_log, port,
-                        vllm["startup_timeout"], api_key=api_key) as server:
-            log(f"[vllm] server ready at {server.api_base} in {server.startup_seconds:.0f} s")
-            yield server.api_base, api_key, round(server.startup_seconds, 1)
-        log("[vllm] server stopped")
-    except VLLMServerError as e:
-        fail(str(e))
-
-
 def all_results_on_disk(run_dir: Path, abbr: str, specs: list[dict]) -> bool:
     """Whether a run folder holds the results of every benchmark of a group (benchmarks of one
     OpenCompass dataset only: for the others the number of datasets is not known here)."""
@@ -390,8 +337,8 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
     need = any(group in SERVER_GROUPS and not finished(group, group_specs, model, abbr, settings, vllm,
                                                       group_dir(work_dir, group, groups), trust_remote_code)
                for group, group_specs in groups.items())
-    with terminate_on_signals(), serving(need, model, abbr, settings, vllm, work_dir,
-                                         trust_remote_code) as (api, key, started):
+    with terminate_on_signals(), serving(need, model, abbr, settings, vllm, work_dir, trust_remote_code,
+                                         log, fail) as (api, key, started):
         for group, group_specs in groups.items():
             gdir = group_dir(work_dir, group, groups)
             g0 = time.time()

@@ -1,5 +1,7 @@
-"""The vLLM generation backend of the evaluation: a local `vllm serve` that OpenCompass's
-OpenAI-API model (lancekit.evaluation.models.LanceOpenAIModel) sends its generation requests to.
+"""The evaluation's vLLM server: a local `vllm serve` that OpenCompass's OpenAI-API model
+(lancekit.evaluation.models.LanceOpenAIModel) sends its generation requests to, and the
+likelihood scorer (LanceVLLMScorer) its prompts for their log-probabilities; `serving` gives one
+evaluation its one server.
 
 Standard library only: it runs in the opencompass environment and starts the server with the
 vLLM environment's python (the two cannot share one environment). The server
@@ -37,6 +39,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from ..core import envs
 from ..core.envs import OFFLINE_ENV, vllm_cpu_env
 
 
@@ -243,3 +246,46 @@ def terminate_on_signals(signals=(signal.SIGTERM, signal.SIGHUP)):
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def vllm_python() -> str:
+    """The vLLM environment's python: $LANCE_PY_VLLM, else built/found by lancekit.envs."""
+    py = os.environ.get("LANCE_PY_VLLM")
+    if py:
+        return py
+    try:
+        return str(envs.ensure("vllm"))
+    except envs.EnvError as e:
+        raise VLLMServerError(f"the vllm eval backend needs the vLLM environment: {e}") from None
+
+
+def on_gpu() -> bool:
+    return envs.has_nvidia_gpu()
+
+
+@contextlib.contextmanager
+def serving(need: bool, model: Path, abbr: str, settings: dict, vllm: dict, work_dir: Path,
+            trust_remote_code: bool, log: Callable[[str], None], fail: Callable[[str], None]):
+    """(api_base, api_key, seconds it took to start) of an evaluation's one vLLM server, for every
+    group that needs it (the generation benchmarks of eval.backend vllm, the likelihood ones of
+    eval.likelihood vllm), stopped when the block ends. Without `need` (no such group, or every
+    one finished by a killed run) no server starts and OpenCompass only summarizes. A server that
+    cannot start goes to `fail` with its log named."""
+    if not need:
+        yield "http://127.0.0.1:9/v1", None, None
+        return
+    api_key = new_api_key()  # this run's only: never on a command line or in a file
+    try:
+        gpu = on_gpu()
+        port = free_port()
+        argv = server_argv(vllm_python(), str(model), abbr, port, vllm, dtype=settings["dtype"],
+                           max_model_len=settings["max_seq_len"], trust_remote_code=trust_remote_code, on_gpu=gpu)
+        server_log = work_dir / f"vllm_server_{abbr}.log"
+        log(f"[vllm] starting the vLLM server (log {server_log}): " + " ".join(argv))
+        with VLLMServer(argv, server_env(os.environ, vllm, on_gpu=gpu, api_key=api_key), server_log, port,
+                        vllm["startup_timeout"], api_key=api_key) as server:
+            log(f"[vllm] server ready at {server.api_base} in {server.startup_seconds:.0f} s")
+            yield server.api_base, api_key, round(server.startup_seconds, 1)
+        log("[vllm] server stopped")
+    except VLLMServerError as e:
+        fail(str(e))

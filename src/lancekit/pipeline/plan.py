@@ -175,12 +175,22 @@ def _epochs(config: dict, stage: str, name: str) -> float:
     return float(template.get("num_train_epochs", 1.0))
 
 
+def _all_subsets(name: str) -> tuple:
+    from ..evaluation.registry import BENCHMARKS
+
+    return BENCHMARKS[name].all_subsets if name in BENCHMARKS else ()
+
+
 def eval_items(config: dict) -> int:
     """Items one model is evaluated on: every benchmark's, capped at eval.settings.limit."""
     limit = config["eval"]["settings"].get("limit")
     total = 0
-    for name in config["eval"]["benchmarks"]:
+    for item in config["eval"]["benchmarks"]:  # a name, or {"name", "benchmark"?, "subsets"?, "path"?}
+        name = item if isinstance(item, str) else str(item.get("benchmark", item.get("name")))
         size = config["eval"].get("arith", {}).get("n", 300) if name == "arith" else BENCHMARK_ITEMS.get(name, 1000)
+        subsets, every = (item.get("subsets") if isinstance(item, dict) else None), _all_subsets(name)
+        if isinstance(subsets, list) and every:  # some MMLU subjects, some MGSM languages: their share
+            size = round(size * len(subsets) / len(every))
         total += min(size, limit) if limit else size
     return total
 
