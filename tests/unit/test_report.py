@@ -1,3 +1,4 @@
+import base64
 import json
 import os
 import re
@@ -374,7 +375,7 @@ def _run_script(tmp_path, layout, judge_gold=None, cost=None):
     out = {k: str(tmp_path / "results" / "report" / f) for k, f in (
         ("md", "report.md"), ("eval_plot", "eval.png"), ("avg_plot", "avg_by_iteration.png"), ("funnel", "funnel.png"),
         ("loss", "loss.png"), ("judge", "judge.png"), ("judge_bias", "judge_bias.png"), ("eval_csv", "eval_table.csv"),
-        ("funnel_csv", "funnel.csv"))}
+        ("funnel_csv", "funnel.csv"), ("plots_rst", "plots.rst"))}
     job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),
@@ -407,6 +408,10 @@ def test_report_of_a_run_without_iterations(tmp_path):
               "paper": None, "paper_backbone": "Qwen2-7B", "headline_iteration": 4}
     out = _run_script(tmp_path, layout, cost={"device": "cpu-here", "predicted": {"iter0": {"evaluate": 100.0}}})
     md = (out / "report.md").read_text()
+    # the HTML report's landing page shows every plot: each PNG itself as the image's URI
+    rst = (out / "plots.rst").read_text()
+    assert rst.count(".. image:: data:image/png;base64,") == 6
+    assert base64.b64encode((out / "loss.png").read_bytes()).decode() in rst
     assert "## Cost: predicted beside measured" in md and "on `cpu-here`" in md
     assert "| evaluate | 1 | 100.00 | 120.00 | 1.20 |" in md
     assert "# lance report: LANCE (0 iterations)" in md

@@ -20,7 +20,8 @@ from lancekit.training import llamafactory as lf
 
 REPORT_OUTPUTS = (("md", "report.md"), ("eval_plot", "eval.png"), ("avg_plot", "avg_by_iteration.png"),
                   ("funnel", "funnel.png"), ("loss", "loss.png"), ("judge", "judge.png"),
-                  ("judge_bias", "judge_bias.png"), ("eval_csv", "eval_table.csv"), ("funnel_csv", "funnel.csv"))
+                  ("judge_bias", "judge_bias.png"), ("eval_csv", "eval_table.csv"), ("funnel_csv", "funnel.csv"),
+                  ("plots_rst", "plots.rst"))
 
 
 def reviewed(t: int, n: int = 8) -> list[dict]:

@@ -45,6 +45,8 @@ rule report:
         judge_bias=report("results/report/judge_bias.png", category="Judge health"),
         eval_csv=report("results/report/eval_table.csv", category="Evaluation"),
         funnel_csv=report("results/report/funnel.csv", category="Data funnel"),
+        # every plot as an image of the HTML report's landing page (workflow/report/workflow.rst)
+        plots_rst="results/report/plots.rst",
     log:
         "logs/report.log",
     conda:

@@ -13,6 +13,8 @@ Beside the layout, ``judge_gold`` (report.judge_gold): a user's gold scores for 
 
 from __future__ import annotations
 
+import base64
+
 from pathlib import Path
 
 import polars as pl
@@ -36,7 +38,21 @@ BIAS_NOTE = ("Measured as judge evaluations report them (lancekit.report.judge_b
              "(seed): the good/mediocre AUC above; gold ρ and mean abs. diff. (report.judge_gold): against the user's "
              "scores for the same ids. –: undefined (under 3 records, constant input, no votes).\n")
 # what the report writes: the rule's output names (workflow/rules/report.smk)
-OUTPUTS = ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge", "judge_bias", "eval_csv", "funnel_csv")
+OUTPUTS = ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge", "judge_bias", "eval_csv", "funnel_csv",
+           "plots_rst")
+# the plots of the HTML report's landing page (workflow/report/workflow.rst includes plots_rst)
+LANDING_PLOTS = ("avg_plot", "eval_plot", "funnel", "loss", "judge", "judge_bias")
+
+
+def landing_rst(out: dict[str, str]) -> str:
+    """Each plot as an image directive whose URI is the PNG itself (a data URI): the page of
+    `snakemake --report` is one self-contained file, and Snakemake's own `embeddedimage`
+    directive writes the file's path, not its bytes (snakemake 9)."""
+    parts = []
+    for key in LANDING_PLOTS:
+        data = base64.b64encode(Path(out[key]).read_bytes()).decode()
+        parts.append(f".. image:: data:image/png;base64,{data}\n   :alt: {Path(out[key]).name}\n   :width: 48%\n")
+    return "\n".join(parts)
 
 
 def _md(df: pl.DataFrame, digits: int = 2, empty: str | None = None) -> str:
@@ -248,5 +264,6 @@ def write_report(lay: dict, out: dict[str, str], judge_gold: str | None = None, 
     plots.plot_judge_bias({m: judge_bias.bias_table(r.stats.get(m, {}), r.gold) for m in r.methods},
                           Path(out["judge_bias"]))
     text = "\n".join(md)
+    write_text_atomic(out["plots_rst"], landing_rst(out))
     write_text_atomic(out["md"], text)
     return text
