@@ -410,8 +410,9 @@ def test_report_of_a_run_without_iterations(tmp_path):
     md = (out / "report.md").read_text()
     # the HTML report's landing page shows every plot: each PNG itself as the image's URI
     rst = (out / "plots.rst").read_text()
-    assert rst.count(".. image:: data:image/png;base64,") == 6
-    assert base64.b64encode((out / "loss.png").read_bytes()).decode() in rst
+    assert rst.count(".. image::\n   data:image/png;base64,") == 6 and max(map(len, rst.splitlines())) <= 79
+    uri = "".join(line.strip() for line in rst.split(":alt: loss.png")[0].split(".. image::")[-1].splitlines())
+    assert uri == "data:image/png;base64," + base64.b64encode((out / "loss.png").read_bytes()).decode()
     assert "## Cost: predicted beside measured" in md and "on `cpu-here`" in md
     assert "| evaluate | 1 | 100.00 | 120.00 | 1.20 |" in md
     assert "# lance report: LANCE (0 iterations)" in md
@@ -504,7 +505,7 @@ def test_a_stand_in_is_compared_with_the_papers_column_and_labelled_not_comparab
 def _report_fails(tmp_path, layout) -> str:
     """Run scripts/report.py; it must stop with one clean message (no traceback): its stderr."""
     out = {k: str(tmp_path / "out" / f"{k}.x") for k in ("md", "eval_plot", "avg_plot", "funnel", "loss", "judge",
-                                                          "judge_bias", "eval_csv", "funnel_csv")}
+                                                          "judge_bias", "eval_csv", "funnel_csv", "plots_rst")}
     job = {"input": {}, "output": out, "wildcards": {}, "params": {}}
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MPLCONFIGDIR=str(tmp_path / "mpl"))
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), json.dumps(job),

@@ -14,7 +14,6 @@ Beside the layout, ``judge_gold`` (report.judge_gold): a user's gold scores for 
 from __future__ import annotations
 
 import base64
-
 from pathlib import Path
 
 import polars as pl
@@ -50,8 +49,10 @@ def landing_rst(out: dict[str, str]) -> str:
     directive writes the file's path, not its bytes (snakemake 9)."""
     parts = []
     for key in LANDING_PLOTS:
-        data = base64.b64encode(Path(out[key]).read_bytes()).decode()
-        parts.append(f".. image:: data:image/png;base64,{data}\n   :alt: {Path(out[key]).name}\n   :width: 48%\n")
+        data = "data:image/png;base64," + base64.b64encode(Path(out[key]).read_bytes()).decode()
+        # in lines of 76: docutils refuses longer ones, and joins a URI's lines back without spaces
+        uri = "\n".join("   " + data[i:i + 76] for i in range(0, len(data), 76))
+        parts.append(f".. image::\n{uri}\n   :alt: {Path(out[key]).name}\n   :width: 48%\n")
     return "\n".join(parts)
 
 
