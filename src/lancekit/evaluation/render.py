@@ -22,6 +22,7 @@ from .registry import (
     MINERVA_FILE,
     OLYMPIADBENCH_FILE,
     PROMPT_TEMPLATE,
+    SERVER_GROUPS,
     TRUTHFULQA_FILE,
     WINOGRANDE_FILES,
     BenchmarkError,
@@ -205,10 +206,11 @@ def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_
     model's tokenizer and scores, LanceVLLMScorer)."""
     s = merged_settings(settings)
     path = os.path.abspath(os.fspath(model_path))
-    if backend == "vllm-ppl":
+    if backend in SERVER_GROUPS:
         if not api_base:
-            raise BenchmarkError("likelihood on vllm needs the server's api_base")
-        n = int(concurrency or s["batch_size"])
+            raise BenchmarkError(f"the {backend} backend needs the server's api_base")
+        n = int(concurrency or s["batch_size"])  # requests in flight: the server's batch
+    if backend == "vllm-ppl":
         return {
             "type": SCORER_MODEL_CLASS,
             "abbr": model_abbr,
@@ -224,9 +226,6 @@ def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_
             "run_cfg": {"num_gpus": 0},       # the GPU belongs to the server
         }
     if backend == "vllm":
-        if not api_base:
-            raise BenchmarkError("the vllm backend needs the server's api_base")
-        n = int(concurrency or s["batch_size"])
         return {
             "type": VLLM_MODEL_CLASS,
             "abbr": model_abbr,
