@@ -191,3 +191,30 @@ def test_spawn_keeps_the_log_and_the_process_group(tmp_path):
     # the server is in the group its guard leads (the process spawn returns), not in this one
     assert (tmp_path / "log").read_text().split() == ["hello", str(proc.pid)] and proc.pid != os.getpgid(0)
 
+
+
+def test_a_server_that_ends_on_sigterm_is_not_held_for_the_grace(tmp_path, monkeypatch):
+    """stop() waits for the server, not for LANCE_SERVER_GRACE: the guard once waited inside its
+    signal handler while its main thread held the Popen's lock, so every stop took the whole grace
+    (10 s of each evaluation job). The grace here is 60 s; the stop must take a small part of it,
+    and leave nothing of the group behind."""
+    monkeypatch.setenv("LANCE_SERVER_GRACE", "60")
+    code = ("import signal, subprocess, sys, time\n"
+            "core = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+            "print(core.pid, flush=True)\n"
+            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+            "time.sleep(600)\n")
+    with open(tmp_path / "log", "w") as log:
+        proc = vs.spawn([sys.executable, "-c", code], dict(os.environ), log)
+    deadline = time.time() + 20
+    while not (tmp_path / "log").read_text().strip() and time.time() < deadline:
+        time.sleep(0.05)
+    core = int((tmp_path / "log").read_text().split()[0])
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert time.time() - t0 < 20, "the guard waited out the grace for a server that had ended"
+    deadline = time.time() + 5
+    while _alive(core) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _alive(core), "the engine core outlived the stopped server"

@@ -130,19 +130,25 @@ def _die_with_parent(parent: int) -> Callable[[], None]:
 # vLLM server that is still loading does not end on SIGTERM, and its engine core outlives it
 # (benchmarks/bench_faults.py found both, 3.5 GB each, after kill -9 of evaluations).
 GROUP_GUARD = """
-import os, signal, subprocess, sys
-server = None
+import math, os, signal, subprocess, sys
+server, ending = None, False
+def kill_group(*_):
+    os.killpg(0, signal.SIGKILL)
 def end(*_):
+    # not server.wait() here: the main thread's wait() holds the Popen's lock, so a wait in the
+    # handler spins until its timeout (every stop took the whole grace); an alarm ends it instead
+    global ending
+    ending = True
     if server is not None:
         server.terminate()
-        try:
-            server.wait(timeout=float(os.environ.get("LANCE_SERVER_GRACE", "10")))
-        except subprocess.TimeoutExpired:
-            pass
-    os.killpg(0, signal.SIGKILL)
+    signal.signal(signal.SIGALRM, kill_group)
+    signal.alarm(max(math.ceil(float(os.environ.get("LANCE_SERVER_GRACE", "10"))), 1))
 signal.signal(signal.SIGTERM, end)
 server = subprocess.Popen(sys.argv[1:])
-sys.exit(server.wait())
+rc = server.wait()
+if ending:
+    kill_group()
+sys.exit(rc)
 """
 
 
