@@ -135,3 +135,79 @@ def test_an_opencompass_runs_time_is_parted_by_its_own_log_lines():
     ended = dt.datetime(2026, 12, 7, 2, 16, 35).timestamp()
     assert phases(log, launched, ended) == {"start_s": 6.0, "inference_s": 105.0, "evaluation_s": 4.0}
     assert phases("12/07 02:16:32 - OpenCompass - INFO - write summary\n", launched, ended) == {}
+
+
+def _lp(ctx, tok) -> float:
+    """A canned model: a log-probability that depends on the whole context and the token."""
+    return -((sum(ctx) * 7 + len(ctx)) % 11 + tok % 5 + 1) / 10
+
+
+def _full(seq):
+    return [_lp(seq[:j], seq[j]) for j in range(1, len(seq))]
+
+
+def _heads(plan):
+    return [([_lp(p[:j], p[j]) for j in range(1, len(p))], {t: _lp(p, t) for t in nxt}) for p, nxt in plan.heads]
+
+
+def test_options_that_differ_in_their_last_token_are_scored_by_one_request_for_their_prefix():
+    mmlu = [[5, 6, 7, 8, 30], [5, 6, 7, 8, 31], [5, 6, 7, 8, 32], [5, 6, 7, 8, 33]]
+    arc = [[5, 6, 9, 40, 41], [5, 6, 9, 42]]              # one tail of two tokens: no saving, alone
+    lone = [[1, 2, 3]]                                      # a group of one: alone
+    wino = [[3, 4, 50], [3, 4, 51], [3, 4, 51, 52]]        # two served, the longer one alone
+    groups = [mmlu, arc, lone, wino]
+    plan = lk.plan_groups(groups)
+    assert plan.prefix == [4, 3, 0, 2] and plan.served == [[0, 1, 2, 3], [], [], [0, 1]]
+    assert plan.heads == [([5, 6, 7, 8], [30, 31, 32, 33]), ([3, 4], [50, 51])]
+    assert plan.alone == arc + lone + [[3, 4, 51, 52]]
+    out = lk.assemble(groups, plan, _heads(plan), [_full(s) for s in plan.alone])
+    # every sequence's log-probabilities are those of scoring it whole
+    assert out == [[_full(s) for s in g] for g in groups]
+    assert len(plan.heads) + len(plan.alone) == 6 < sum(len(g) for g in groups) == 10  # requests' prompts
+    with pytest.raises(lk.LikelihoodError, match="1 log-probabilities for a prefix of 4 tokens"):
+        lk.assemble(groups, plan, [([-1.0], {30: -1.0, 31: -1.0, 32: -1.0, 33: -1.0})] + _heads(plan)[1:],
+                    [_full(s) for s in plan.alone])
+
+
+def test_shared_prefixes_keep_a_token_for_every_sequence():
+    assert lk.shared_prefix([[1, 2, 3], [1, 2, 3, 4]]) == 2   # [1, 2, 3] keeps its last token
+    assert lk.shared_prefix([[1, 2], [3, 4]]) == 0 and lk.shared_prefix([[1, 2]]) == 0
+    assert lk.head_served([[1, 2, 3], [1, 2, 4]]) == (2, [0, 1])
+    assert lk.head_served([[1, 2, 3], [1, 5, 4]]) == (1, [])   # no sequence is the prefix and one token
+    assert lk.head_served([[9, 2], [8, 2]]) == (0, [])         # nothing shared: no empty prompt
+
+
+def test_requests_hold_at_most_their_size_and_the_servers_token_ids():
+    heads = [([1], [10, 11]), ([2], [10, 11]), ([3], [12, 13]), ([4], [14]), ([5], [10])]
+    assert lk.request_chunks(heads, 2, 20) == [[0, 1], [2, 3], [4]]
+    assert lk.request_chunks(heads, 9, 3) == [[0, 1], [2, 3], [4]]    # {10, 11} + {12, 13} is 4 > 3
+    assert lk.request_chunks([], 4, 20) == []
+    with pytest.raises(lk.LikelihoodError, match="3 options' next tokens exceed the server's 2"):
+        lk.request_chunks([([1], [1, 2, 3])], 4, 2)
+
+
+def test_a_generated_positions_log_probability_is_read_by_token_id():
+    choice = {"logprobs": {"top_logprobs": [{"token_id:7": -0.25, "token_id:9": -3.5}]}}
+    assert lk.generated_logprob(choice, 9) == -3.5 and lk.generated_logprob(choice, 7) == -0.25
+    with pytest.raises(lk.LikelihoodError, match="no log-probability of token 8"):
+        lk.generated_logprob(choice, 8)
+    with pytest.raises(lk.LikelihoodError, match="no log-probability of token 7"):
+        lk.generated_logprob({"logprobs": None}, 7)
+    with pytest.raises(lk.LikelihoodError, match="not a log-probability"):
+        lk.generated_logprob({"logprobs": {"top_logprobs": [{"token_id:7": 0.5}]}}, 7)
+
+
+def test_a_label_by_label_recording_regroups_by_item():
+    recorded = ["0A", "1A", "2A", "0B", "1B", "2B"]
+    assert lk.item_groups(recorded, 2) == [["0A", "0B"], ["1A", "1B"], ["2A", "2B"]]
+    with pytest.raises(lk.LikelihoodError, match="5 recorded prompts do not divide among 2 labels"):
+        lk.item_groups(recorded[:5], 2)
+
+
+def test_likelihood_datasets_of_opencompass_score_each_items_options_together_on_vllm(tmp_path):
+    spec = [{"name": "mmlu", "kind": "opencompass", "benchmark": "mmlu", "subsets": ["anatomy"]}]
+    on_vllm = render_eval_config(str(tmp_path), "m", spec, {"limit": 3}, backend="vllm-ppl",
+                                 api_base="http://127.0.0.1:5/v1", concurrency=8)
+    assert "type='lancekit.evaluation.ppl_task.GroupedPPLInferencer'" in on_vllm
+    assert "test_range='[0:3]'" in on_vllm and "'in_flight': 8" in on_vllm
+    assert "GroupedPPLInferencer" not in render_eval_config(str(tmp_path), "m", spec, {"limit": 3}, backend="ppl")

@@ -17,12 +17,15 @@ sets it).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import requests
 from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate, _get_meta_template
+from tqdm import tqdm
 
 
 def add_batch_encode_plus(tokenizer):
@@ -46,13 +49,18 @@ class LanceHFChatModel(HuggingFacewithChatTemplate):
 
 from opencompass.models.huggingface_above_v4_33 import HuggingFaceBaseModel, _convert_base_messages  # noqa: E402
 from opencompass.models.openai_api import OpenAISDK  # noqa: E402
+from opencompass.utils import get_logger  # noqa: E402
 
 from lancekit.evaluation.likelihood import (  # noqa: E402
     LikelihoodError,
+    assemble,
     continuation_ids,
     continuation_sum,
+    generated_logprob,
     mean_nll,
+    plan_groups,
     prompt_logprobs,
+    request_chunks,
 )
 from lancekit.evaluation.vllm_server import API_KEY_ENV  # noqa: E402
 
@@ -124,49 +132,125 @@ class LanceHFBaseModel(HuggingFaceBaseModel):
 class LanceVLLMScorer(LanceHFBaseModel):
     """The likelihood benchmarks on a local `vllm serve` (config eval.likelihood: vllm): the same
     tokenizer, templates and scores as LanceHFBaseModel, with each token's log-probability from
-    the server's prompt log-probabilities (completions API, `prompt_logprobs: 0`, the prompt sent as
-    token ids) instead of a transformers forward pass. Loads the tokenizer only.
+    the server (completions API, the prompt sent as token ids) instead of a transformers forward
+    pass. Loads the tokenizer only.
 
     - `get_ppl` (OpenCompass's PPL inferencer: MMLU, HellaSwag): the sequences OpenCompass's
       get_ppl tokenizes (add_special_tokens, truncated on the right at max_seq_len), scored by
-      lancekit.evaluation.likelihood.mean_nll, its formula.
+      lancekit.evaluation.likelihood.mean_nll, its formula. Under
+      lancekit.evaluation.ppl_task.GroupedPPLInferencer, every option of every item is known
+      before the first call (`recording`), and `prefetch_ppl` scores each item's options together:
+      options that differ in their last token alone cost one request for the shared prefix
+      (`likelihood.head_served`); `get_ppl` then reads the stored log-probabilities.
     - `continuation_logprobs` (ARC, Winogrande, TruthfulQA mc2): as LanceHFBaseModel, summed by
       likelihood.continuation_sum; `items_per_call` items are scored in one call.
-    Each call's sequences go to the server as concurrent requests of `chunk` prompts."""
+    A request carries up to `chunk` prompts; `in_flight` prompts are at the server at once (its
+    max_num_seqs)."""
+
+    # ids asked per request with logprob_token_ids: vLLM's default --max-logprobs
+    MAX_TOKEN_IDS = 20
 
     def __init__(self, path: str, api_base: str, served_name: str, chunk: int = 16, items_per_call: int = 64,
-                 timeout: float = 3600.0, **kwargs):
+                 in_flight: int = 256, timeout: float = 3600.0, **kwargs):
         kwargs["tokenizer_only"] = True
         super().__init__(path=path, **kwargs)
         self.api_base, self.served_name = api_base.rstrip("/"), served_name
         self.chunk, self.items_per_call, self.timeout = max(int(chunk), 1), max(int(items_per_call), 1), timeout
+        self.in_flight = max(int(in_flight), 1)
+        self._recorded: list[list[int]] | None = None
+        self._stored: dict[bytes, list[float]] = {}
 
-    def _request(self, seqs: list[list[int]]) -> list[list[float]]:
-        body = {"model": self.served_name, "prompt": seqs, "max_tokens": 1, "temperature": 0.0,
-                "prompt_logprobs": 0}
+    def _post(self, prompts: list[list[int]], **extra) -> list[dict]:
+        body = {"model": self.served_name, "prompt": prompts, "max_tokens": 1, "temperature": 0.0, **extra}
         headers = {"Authorization": f"Bearer {os.environ.get(API_KEY_ENV, '')}"}
         resp = requests.post(f"{self.api_base}/completions", json=body, headers=headers, timeout=self.timeout)
         if resp.status_code != 200:
             raise RuntimeError(f"vLLM server {self.api_base}: HTTP {resp.status_code}: {resp.text[:500]}")
         choices = sorted(resp.json()["choices"], key=lambda c: c["index"])
-        if len(choices) != len(seqs):
-            raise RuntimeError(f"vLLM server: {len(choices)} choices for {len(seqs)} prompts")
-        return [prompt_logprobs(c, ids) for c, ids in zip(choices, seqs)]
+        if len(choices) != len(prompts):
+            raise RuntimeError(f"vLLM server: {len(choices)} choices for {len(prompts)} prompts")
+        return choices
+
+    def _request(self, seqs: list[list[int]]) -> list[list[float]]:
+        return [prompt_logprobs(c, ids) for c, ids in zip(self._post(seqs, prompt_logprobs=0), seqs)]
+
+    def _in_flight(self, fn, jobs: list) -> list:
+        workers = max(min(len(jobs), self.in_flight // self.chunk), 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, jobs))
 
     def token_logprobs(self, seqs: list[list[int]]) -> list[list[float]]:
         chunks = [seqs[i:i + self.chunk] for i in range(0, len(seqs), self.chunk)]
-        with ThreadPoolExecutor(max_workers=max(len(chunks), 1)) as pool:
-            return [lp for part in pool.map(self._request, chunks) for lp in part]
+        return [lp for part in self._in_flight(self._request, chunks) for lp in part]
+
+    def _heads(self, heads: list[tuple[list[int], list[int]]]) -> list[tuple[list[float], dict[int, float]]]:
+        """For each (prefix, next token ids): the prefix's own log-probabilities and each next
+        token's log-probability after it (one request of up to `chunk` prefixes)."""
+        ids = sorted({t for _, nxt in heads for t in nxt})
+        choices = self._post([p for p, _ in heads], prompt_logprobs=0, logprobs=0, logprob_token_ids=ids,
+                             return_tokens_as_token_ids=True)
+        return [(prompt_logprobs(c, p), {t: generated_logprob(c, t) for t in nxt})
+                for c, (p, nxt) in zip(choices, heads)]
+
+    def score_groups(self, groups: list[list[list[int]]]) -> list[list[list[float]]]:
+        """Each token's log-probability in each sequence of each group (one item's options):
+        served by one shared-prefix request where `likelihood.head_served` allows, else alone."""
+        plan = plan_groups(groups)
+        chunks = [[plan.heads[i] for i in c] for c in request_chunks(plan.heads, self.chunk, self.MAX_TOKEN_IDS)]
+        solo = [plan.alone[i:i + self.chunk] for i in range(0, len(plan.alone), self.chunk)]
+        done = self._in_flight(lambda job: job[0](job[1]), [(self._heads, c) for c in chunks] +
+                               [(self._request, c) for c in solo])
+        return assemble(groups, plan, [x for part in done[:len(chunks)] for x in part],
+                        [x for part in done[len(chunks):] for x in part])
+
+    @contextmanager
+    def recording(self):
+        """Inside, `get_ppl` only keeps the sequences it is given (and answers zeros): the PPL
+        inferencer's first pass, which learns every prompt before any is scored."""
+        self._recorded = []
+        try:
+            yield self._recorded
+        finally:
+            self._recorded = None
+
+    def prefetch_ppl(self, groups: list[list[list[int]]]) -> None:
+        """Score each group's sequences (`score_groups`) and keep them for `get_ppl`."""
+        self._stored = {}
+        plan = plan_groups(groups)
+        options = sum(len(g) for g in groups)
+        served = sum(len(s) for s in plan.served)
+        get_logger().info(f"likelihood on vLLM: {served} of {options} options served by their item's shared prefix "
+                          f"({len(plan.heads)} requests), {options - served} scored alone")
+        step = max(4 * self.in_flight, self.chunk)  # a few server batches between progress updates
+        with tqdm(total=len(groups), desc="likelihood: items scored on vLLM") as bar:
+            for start in range(0, len(groups), step):
+                part = groups[start:start + step]
+                for g, lps in zip(part, self.score_groups(part)):
+                    self._stored.update((_key(s), lp) for s, lp in zip(g, lps))
+                bar.update(len(part))
+
+    def forget(self) -> None:
+        self._stored = {}
 
     def get_ppl(self, inputs, mask_length=None):
         messages = _convert_base_messages(inputs)
         limit = int(self.max_seq_len)
         seqs = [self.tokenizer(m, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
                 for m in messages]
-        lps = self.token_logprobs(seqs)
+        if self._recorded is not None:
+            self._recorded.extend(seqs)
+            return np.zeros(len(seqs))
+        found = [self._stored.get(_key(s)) for s in seqs]
+        missing = [s for s, lp in zip(seqs, found) if lp is None]
+        fresh = iter(self.token_logprobs(missing) if missing else [])
+        lps = [lp if lp is not None else next(fresh) for lp in found]
         pad = self.tokenizer.pad_token_id
         masks = mask_length if mask_length is not None else [None] * len(seqs)
         return np.array([mean_nll(ids, lp, pad, m) for ids, lp, m in zip(seqs, lps, masks)])
+
+
+def _key(ids: list[int]) -> bytes:
+    return hashlib.blake2b(np.asarray(ids, dtype=np.int64).tobytes(), digest_size=16).digest()
 
 
 class LanceOpenAIModel(OpenAISDK):

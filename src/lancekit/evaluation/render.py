@@ -186,6 +186,7 @@ DEFAULT_VLLM: dict[str, Any] = {
 VLLM_MODEL_CLASS = "lancekit.evaluation.models.LanceOpenAIModel"
 PPL_MODEL_CLASS = "lancekit.evaluation.models.LanceHFBaseModel"
 SCORER_MODEL_CLASS = "lancekit.evaluation.models.LanceVLLMScorer"
+GROUPED_PPL_INFERENCER = "lancekit.evaluation.ppl_task.GroupedPPLInferencer"
 
 
 def merged_vllm(vllm: dict | None) -> dict:
@@ -223,6 +224,7 @@ def model_config(model_path: str, model_abbr: str, settings: dict, trust_remote_
             # keep the server's batch full (vLLM's max_num_seqs)
             "batch_size": n,
             "items_per_call": n,
+            "in_flight": n,                   # prompts the scorer keeps at the server
             "run_cfg": {"num_gpus": 0},       # the GPU belongs to the server
         }
     if backend == "vllm":
@@ -322,6 +324,11 @@ def render_eval_config(model_path: str, model_abbr: str, datasets: list[dict], s
             if spec.get("subsets") is not None and list(spec["subsets"]) != list(bench.all_subsets):
                 abbrs = [bench.prefix + s for s in spec["subsets"]]
                 source = f"[d for d in {bench.variable} if d['abbr'] in {abbrs!r}]"
+            if backend == "vllm-ppl" and bench.scoring == "ppl":
+                # each item's options scored together on the server (lancekit.evaluation.ppl_task)
+                source = f"[{expr} for d in {source}]"
+                expr = (f"dict(d, infer_cfg=dict(d['infer_cfg'], inferencer=dict(d['infer_cfg']['inferencer'], "
+                        f"type={GROUPED_PPL_INFERENCER!r})))")
             lines.append(f"{var} = [{expr} for d in {source}]" if expr != "d" or source != bench.variable
                          else f"{var} = list({source})")
             if bench.multi:
