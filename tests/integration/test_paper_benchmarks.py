@@ -7,6 +7,7 @@ every likelihood item is scored again on the vLLM server's prompt log-probabilit
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -119,5 +120,10 @@ def test_the_papers_benchmarks_score_the_staged_upstream_slices(run, tmp_path):
                 assert b["prediction"] == a["prediction"], (path.name, k)
             compared += 1
     assert compared == sum(ITEMS[b] for b in LIKELIHOOD)
+    # MMLU's options differ in the answer letter alone: each item's four were one request
+    served = re.findall(r"likelihood on vLLM: (\d+) of (\d+) options served by their item's shared prefix "
+                        r"\((\d+) requests\)", (tmp_path / "work-vllm" / "opencompass_paper.log").read_text())
+    totals = [sum(int(line[k]) for line in served) for k in range(3)]  # one line per subject
+    assert len(served) == 2 and totals == [4 * ITEMS["mmlu"], 4 * ITEMS["mmlu"], ITEMS["mmlu"]], served
     for name in LIKELIHOOD:
         assert on_vllm["items"][name]["scores"] == pytest.approx(summary["items"][name]["scores"], abs=1e-3), name

@@ -115,3 +115,14 @@ def test_the_run_lock_is_held_by_one_run_at_a_time_and_dropped_with_it(tmp_path)
     again = launcher.hold_run_lock(tmp_path)
     assert again is not None
     os.close(again)
+
+
+def test_a_target_after_config_is_refused_with_the_way_to_write_it(capsys):
+    assert launcher.misplaced_targets(["--config", "iters=3", "results/report/index.html"]) == [
+        "results/report/index.html"]
+    assert launcher.misplaced_targets(["-C", "iters=3", "seed.limit=8", "-n", "all"]) == []  # -n ends the list
+    assert launcher.misplaced_targets(["all", "--config", "iters=3"]) == []
+    assert launcher.misplaced_targets(["--configfile", "config/paper.yaml", "all"]) == []  # a file's value
+    assert launcher.main(["--config", "iters=3", "all"]) == 2
+    err = capsys.readouterr().err
+    assert "all after --config is not KEY=VALUE" in err and "./lance all --config iters=3" in err

@@ -51,6 +51,18 @@ def working_directory(args: list[str]) -> Path:
     return Path(parsed.directory or ".")
 
 
+def misplaced_targets(args: list[str]) -> list[str]:
+    """The values after ``--config``/``-C`` that are not KEY=VALUE: targets written after it,
+    which Snakemake would read as config entries and refuse with a bare ValueError."""
+    out, in_config = [], False
+    for a in args:
+        if a.startswith("-"):
+            in_config = a in ("--config", "-C")
+        elif in_config and "=" not in a:
+            out.append(a)
+    return out
+
+
 def test_argv(args: list[str]) -> list[str]:
     """pytest's command line for ``./lance test [--fast] [pytest options]``."""
     fast = "--fast" in args
@@ -132,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, [sys.executable, str(REPO / "scripts" / "plan.py"), *args[1:]])
     if args[:1] == ["envs"]:
         os.execv(sys.executable, [sys.executable, "-m", "snakemake", "--cores", "all", "envs", *args[1:]])
+    if wrong := misplaced_targets(args):
+        print(f"./lance: {' '.join(wrong)} after --config is not KEY=VALUE (Snakemake would read it as a "
+              f"config entry): put targets first, e.g. ./lance {wrong[0]} --config iters=3", file=sys.stderr)
+        return 2
     if runs_jobs(args):
         directory = working_directory(args)
         (directory / ".snakemake").mkdir(parents=True, exist_ok=True)
