@@ -243,24 +243,15 @@ def group_reuse(group: str, specs: list[dict], model: Path, abbr: str, settings:
                         str(model))
 
 
-def finished(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
-             work_dir: Path, trust_remote_code: bool) -> bool:
-    """Whether a killed evaluation left every result of this group on disk (OpenCompass then
-    only summarizes: a server group needs no server)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    reuse = group_reuse(group, specs, model, abbr, settings, vllm, work_dir, trust_remote_code)
-    return reuse is not None and all_results_on_disk(reuse, abbr, specs)
-
-
 def run_group(group: str, specs: list[dict], model: Path, abbr: str, settings: dict, vllm: dict,
               work_dir: Path, trust_remote_code: bool, api_base: str | None = None,
-              api_key: str | None = None) -> tuple[dict, dict, Path, Path, dict]:
+              api_key: str | None = None, reuse: Path | None = None) -> tuple[dict, dict, Path, Path, dict]:
     """One OpenCompass run for the benchmarks of one backend group ("vllm", "hf", "ppl" or
-    "vllm-ppl": the server groups talk to the evaluation's server at `api_base`); returns
-    (scores, parsed summary rows, run folder, summary CSV, where its time went: task_logs.phases)."""
+    "vllm-ppl": the server groups talk to the evaluation's server at `api_base`), going on in
+    `reuse` (group_reuse's answer, asked once by the caller) if given; returns (scores, parsed
+    summary rows, run folder, summary CSV, where its time went: task_logs.phases)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / f"eval_{abbr}.py"
-    reuse = group_reuse(group, specs, model, abbr, settings, vllm, work_dir, trust_remote_code)
     log_path = work_dir / f"opencompass_{abbr}.log"
     env = child_env(work_dir, settings)
     env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
@@ -333,9 +324,16 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
     work_dir.mkdir(parents=True, exist_ok=True)
     settings, vllm, specs, groups = plan_groups(model, abbr, benchmarks, settings, backend, vllm, likelihood)
     scores, items, n_items, runs = {}, {}, {}, {}
+    # the run folder each group goes on in (a killed evaluation's), asked once: group_reuse
+    # writes the stamp and removes the run folders of another model or config
+    reuses = {}
+    for group, group_specs in groups.items():
+        gdir = group_dir(work_dir, group, groups)
+        gdir.mkdir(parents=True, exist_ok=True)
+        reuses[group] = group_reuse(group, group_specs, model, abbr, settings, vllm, gdir, trust_remote_code)
     # a server unless every server group's results are on disk from a killed run
-    need = any(group in SERVER_GROUPS and not finished(group, group_specs, model, abbr, settings, vllm,
-                                                      group_dir(work_dir, group, groups), trust_remote_code)
+    need = any(group in SERVER_GROUPS and not (reuses[group] is not None and
+                                               all_results_on_disk(reuses[group], abbr, group_specs))
                for group, group_specs in groups.items())
     with terminate_on_signals(), serving(need, model, abbr, settings, vllm, work_dir, trust_remote_code,
                                          log, fail) as (api, key, started):
@@ -345,7 +343,7 @@ def evaluate(model: str, abbr: str, benchmarks: list, settings: dict, work_dir: 
             served = group in SERVER_GROUPS
             gscores, parsed, run_dir, csv_path, timing = run_group(
                 group, group_specs, model, abbr, settings, vllm, gdir, trust_remote_code,
-                api if served else None, key if served else None)
+                api if served else None, key if served else None, reuses[group])
             scores.update(gscores)
             for spec in group_specs:
                 items[spec["name"]] = read_items(run_dir, abbr, spec, parsed)
