@@ -36,7 +36,11 @@ def run(way, args, benchmarks):
     work = Path(args.work) / way
     shutil.rmtree(work, ignore_errors=True)
     settings = {"limit": args.limit, "max_out_len": args.max_out_len, "batch_size": args.batch_size}
-    backend, vllm = ("vllm", {"dtype": "bfloat16"}) if way == "vllm-bf16" else (way, None)
+    backend, vllm = (way, None)
+    if way == "vllm-bf16":
+        backend, vllm = "vllm", {"dtype": "bfloat16"}
+    elif way.startswith("vllm-kv"):  # vllm-kv<GiB>: a bigger KV cache (eval.vllm.kvcache_gib)
+        backend, vllm = "vllm", {"kvcache_gib": float(way[len("vllm-kv"):])}
     t0 = time.time()
     summary = evaluate(args.model, "bench", benchmarks, settings, str(work), str(work / "summary.json"),
                        backend=backend, vllm=vllm)
@@ -92,11 +96,14 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/lance_bench_eval")
     ap.add_argument("--json", help="also write the table here")
     ap.add_argument("--vllm-bf16", action="store_true", help="also the vLLM server in bfloat16")
+    ap.add_argument("--vllm-kvcache", type=float, metavar="GIB",
+                    help="also the vLLM server with this KV cache (eval.vllm.kvcache_gib; default 2)")
     args = ap.parse_args()
     args.limit = args.limit or None
     benchmarks = [{"name": "arith", "path": args.arith}, {"name": "lance_mc", "path": args.mc}]
     results = {}
-    ways = ("hf", "vllm", "vllm-bf16") if args.vllm_bf16 else ("hf", "vllm")
+    ways = ["hf", "vllm"] + (["vllm-bf16"] if args.vllm_bf16 else [])
+    ways += [f"vllm-kv{args.vllm_kvcache:g}"] if args.vllm_kvcache else []
     for way in ways:
         results[way] = run(way, args, benchmarks)
     names = [b["name"] for b in benchmarks]
