@@ -62,6 +62,7 @@ class Benchmark:
     # that has no shipped config); "" = as shipped
     transform: str = ""
     stage: str = ""                  # how to stage its data offline (added to STAGE_HINT)
+    test_items: int = 0              # items of the whole public test set (./lance plan counts them)
 
     @property
     def row(self) -> str:
@@ -74,17 +75,17 @@ class Benchmark:
 
 
 def _oc(name, module, variable, data, summary_row, description, *, prefix="", requires="", scoring="gen",
-        transform="", stage="", shots="0", paper="", subsets=(), all_subsets=(), subset_files=()):
+        transform="", stage="", shots="0", paper="", subsets=(), all_subsets=(), subset_files=(), test_items=0):
     return Benchmark(name=name, kind="opencompass", description=description, scoring=scoring,
                      module=f"opencompass.configs.datasets.{module}", variable=variable,
                      data=tuple(data), summary_row=summary_row, prefix=prefix, subsets=tuple(subsets),
                      all_subsets=tuple(all_subsets), subset_files=tuple(subset_files), requires=requires,
-                     transform=transform, stage=stage, shots=shots, paper=paper)
+                     transform=transform, stage=stage, shots=shots, paper=paper, test_items=test_items)
 
 
-def _ours(name, data, description, *, scoring="gen", shots="0", paper="", stage=""):
+def _ours(name, data, description, *, scoring="gen", shots="0", paper="", stage="", test_items=0):
     return Benchmark(name=name, kind="lance", description=description, scoring=scoring, data=tuple(data),
-                     summary_row=name, shots=shots, paper=paper,
+                     summary_row=name, shots=shots, paper=paper, test_items=test_items,
                      stage=stage or "stage it with `./lance stage-benchmarks` (docs/evaluation.md, "
                                     "'Staging the paper's benchmarks')")
 
@@ -127,23 +128,24 @@ QWEN_MATH = "the Qwen2.5-Math evaluation harness's copy (github.com/QwenLM/Qwen2
 
 BENCHMARKS: dict[str, Benchmark] = {
     "arith": Benchmark("arith", "number", "arithmetic word problems (lancekit.evaluation.arith), "
-                       "exact match on the last number", paper="not in the paper"),
+                       "exact match on the last number", paper="not in the paper", test_items=300),
     "lance_mc": Benchmark("lance_mc", "mc", "general-knowledge multiple choice A-D "
-                          "(data/benchmarks/lance_mc.jsonl), exact match on the letter", paper="not in the paper"),
+                          "(data/benchmarks/lance_mc.jsonl), exact match on the letter", paper="not in the paper",
+                          test_items=127),
     # --- Open LLM Leaderboard v1 (module names as shipped in opencompass==0.5.4)
     "arc_c": _ours("arc_c", ARC_FILES,
                    "ARC-Challenge test (1,172 questions, AI2's release), 25-shot from train, the "
                    "log-likelihood of each option per character (acc_norm; lancekit.evaluation.choice)",
-                   scoring="ppl", shots="25: the first 25 train questions with their answers"),
+                   scoring="ppl", shots="25: the first 25 train questions with their answers", test_items=1172),
     "hellaswag": _oc("hellaswag", "hellaswag.hellaswag_10shot_ppl_59c85e", "hellaswag_datasets",
                      ["data/hellaswag"], "hellaswag",
                      "HellaSwag val, 10-shot, likelihood of A-D (hellaswag_10shot_ppl_59c85e)", scoring="ppl",
-                     shots="10 (as shipped)"),
+                     shots="10 (as shipped)", test_items=10042),
     "mmlu": _oc("mmlu", "mmlu.mmlu_ppl_ac766d", "mmlu_datasets", ["data/mmlu"], "mmlu",
                 "MMLU 57 subjects, 5-shot from dev, likelihood of A-D (mmlu_ppl_ac766d); score = "
                 "mean over subjects", prefix="lukaemon_mmlu_", all_subsets=MMLU_SUBJECTS, scoring="ppl",
                 subset_files=("data/mmlu/dev/{s}_dev.csv", "data/mmlu/test/{s}_test.csv"),
-                shots="5: the subject's dev questions"),
+                shots="5: the subject's dev questions", test_items=14042),
     "truthfulqa": Benchmark("truthfulqa", "lance", "TruthfulQA mc2 (817 questions), 0-shot after the paper's "
                             "6-question QA primer: the likelihood mass on the true answers "
                             "(lancekit.evaluation.truthfulqa; opencompass 0.5.4 ships only the generation "
@@ -151,46 +153,47 @@ BENCHMARKS: dict[str, Benchmark] = {
                             shots="0, after the 6-question QA primer",
                             stage="stage it with `./lance stage-benchmarks`, or copy data/mc_task.json of "
                                   "TruthfulQA (github.com/sylinrl/TruthfulQA, before Jan 2025: 817 questions) "
-                                  f"to $COMPASS_DATA_CACHE/{TRUTHFULQA_FILE}"),
+                                  f"to $COMPASS_DATA_CACHE/{TRUTHFULQA_FILE}", test_items=817),
     "gsm8k": _oc("gsm8k", "gsm8k.gsm8k_gen_1d7fe4", "gsm8k_datasets", ["data/gsm8k"], "gsm8k",
                  "GSM8K test (1,319), 5-shot (first 5 train problems), exact match on the last number "
                  "(gsm8k_gen_1d7fe4 with a FixKRetriever)", transform=GSM8K_5SHOT,
-                 shots="5: the first 5 train problems with their worked answers"),
+                 shots="5: the first 5 train problems with their worked answers", test_items=1319),
     "winogrande": _ours("winogrande", WINOGRANDE_FILES,
                         "WinoGrande 1.1 dev (1,267), 5-shot, the log-likelihood of the sentence's rest "
                         "after each option (lancekit.evaluation.choice)", scoring="ppl",
-                        shots="5: train_xs items 0, 2, 4, 6, 8, as full sentences"),
+                        shots="5: train_xs items 0, 2, 4, 6, 8, as full sentences", test_items=1267),
     # --- maths suite: MATH, OlympiadBench and Minerva Math as the Qwen2.5-Math harness has them
     "math": _ours("math", (MATH_FILE,), f"MATH test (5,000 problems, {QWEN_MATH}), 0-shot, "
-                  "\\boxed{} answer checked by MATHVerifyEvaluator"),
+                  "\\boxed{} answer checked by MATHVerifyEvaluator", test_items=5000),
     "math500": _ours("math500", (MATH500_FILE,), "MATH-500 (openai/prm800k's 500-problem MATH test subset), "
                      "0-shot, \\boxed{} answer checked by MATHVerifyEvaluator",
-                     paper="MATH-500 is a 500-problem subset of the 5,000 MATH problems of the paper's column"),
+                     paper="MATH-500 is a 500-problem subset of the 5,000 MATH problems of the paper's column",
+                     test_items=500),
     "mgsm": _oc("mgsm", "mgsm.mgsm_gen_d967bc", "mgsm_datasets", ["data/mgsm"], "mgsm",
                 "MGSM in German, French, Swahili and Spanish (the paper's columns), 0-shot "
                 "(mgsm_gen_d967bc); score = mean over the languages", prefix="mgsm_", subsets=MGSM_PAPER,
-                all_subsets=MGSM_LANGUAGES, subset_files=("data/mgsm/mgsm_{s}.tsv",)),
+                all_subsets=MGSM_LANGUAGES, subset_files=("data/mgsm/mgsm_{s}.tsv",), test_items=1000),
     "olympiadbench": _ours("olympiadbench", (OLYMPIADBENCH_FILE,),
                            f"OlympiadBench, English open-ended maths, text only (675 problems, {QWEN_MATH}), "
-                           "0-shot, \\boxed{} answer checked by MATHVerifyEvaluator"),
+                           "0-shot, \\boxed{} answer checked by MATHVerifyEvaluator", test_items=675),
     "minerva_math": _ours("minerva_math", (MINERVA_FILE,),
                           f"Minerva Math (272 MIT OCW problems, {QWEN_MATH}), 0-shot, \\boxed{{}} answer "
-                          "checked by MATHVerifyEvaluator"),
+                          "checked by MATHVerifyEvaluator", test_items=272),
     # --- other OpenCompass benchmarks (not in the paper's tables)
     "bbh": _oc("bbh", "bbh.bbh_gen", "bbh_datasets", ["data/BBH/data"], "bbh",
                "BIG-Bench Hard 27 tasks, 3-shot CoT (bbh_gen_ee62e9)", prefix="bbh-", shots="3 (as shipped)",
-               paper="not in the paper"),
+               paper="not in the paper", test_items=6511),
     "humaneval": _oc("humaneval", "humaneval.humaneval_gen", "humaneval_datasets",
                      ["data/humaneval/human-eval-v2-20210705.jsonl"], "openai_humaneval",
                      "HumanEval pass@1 (humaneval_openai_sample_evals_gen_dcae0e)",
                      requires="OpenAI's `human_eval` package with code execution enabled "
-                              "(not in envs/opencompass.txt)", paper="not in the paper"),
+                              "(not in envs/opencompass.txt)", paper="not in the paper", test_items=164),
     "ceval": _oc("ceval", "ceval.ceval_gen", "ceval_datasets", ["data/ceval/formal_ceval"], "ceval",
                  "C-Eval val, 52 subjects (ceval_gen_5f30c7)", prefix="ceval-", shots="as shipped",
-                 paper="not in the paper"),
+                 paper="not in the paper", test_items=1346),
     "cmmlu": _oc("cmmlu", "cmmlu.cmmlu_gen", "cmmlu_datasets", ["data/cmmlu"], "cmmlu",
                  "CMMLU 67 subjects, 0-shot CoT (cmmlu_0shot_cot_gen_305931)", prefix="cmmlu-",
-                 paper="not in the paper"),
+                 paper="not in the paper", test_items=11582),
 }
 LEADERBOARD_BENCHMARKS = ("arc_c", "hellaswag", "mmlu", "truthfulqa", "gsm8k", "winogrande")
 MATHS_BENCHMARKS = ("gsm8k", "math", "mgsm", "olympiadbench", "minerva_math")

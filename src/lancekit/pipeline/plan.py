@@ -24,7 +24,7 @@ settings and review votes). What no config says is assumed, here, once:
 - requests are prompts sent, each with its n samples; the shard jobs of a stage run side by side.
 - review_seed of iteration 2 on reuses the scores stored in the seed (no engine, no time) unless
   review.rereview_seed is set.
-- evaluation items are the benchmarks' public test-set sizes (``BENCHMARK_ITEMS``), capped at
+- evaluation items are the benchmarks' public test-set sizes (the registry's ``test_items``), capped at
   eval.settings.limit; evaluated models: base, M_0 and every method's every iteration.
 """
 
@@ -52,10 +52,6 @@ THROUGHPUT = REPO / "config" / "cost" / "throughput.yaml"
 DEFAULT_DEVICE = "h100"
 HERE = "cpu-here"    # the entry measured on the machine the embedded default runs on
 # public test-set sizes (the files the registry stages); mgsm: the paper's four languages x 250
-BENCHMARK_ITEMS = {"arc_c": 1172, "hellaswag": 10042, "mmlu": 14042, "truthfulqa": 817, "gsm8k": 1319,
-                   "winogrande": 1267, "math": 5000, "math500": 500, "mgsm": 1000, "olympiadbench": 675,
-                   "minerva_math": 272, "bbh": 6511, "humaneval": 164, "ceval": 1346, "cmmlu": 11582,
-                   "lance_mc": 127}
 ENGINE = {"review_seed": "vllm", "generate": "vllm", "review_new": "vllm", "train_sft": "llamafactory",
           "train_dpo": "llamafactory", "evaluate": "opencompass"}
 
@@ -183,11 +179,14 @@ def _all_subsets(name: str) -> tuple:
 
 def eval_items(config: dict) -> int:
     """Items one model is evaluated on: every benchmark's, capped at eval.settings.limit."""
+    from ..evaluation.registry import BENCHMARKS
+
     limit = config["eval"]["settings"].get("limit")
     total = 0
     for item in config["eval"]["benchmarks"]:  # a name, or {"name", "benchmark"?, "subsets"?, "path"?}
         name = item if isinstance(item, str) else str(item.get("benchmark", item.get("name")))
-        size = config["eval"].get("arith", {}).get("n", 300) if name == "arith" else BENCHMARK_ITEMS.get(name, 1000)
+        size = (config["eval"].get("arith", {}).get("n", 300) if name == "arith"
+                else BENCHMARKS[name].test_items if name in BENCHMARKS else 1000)
         subsets, every = (item.get("subsets") if isinstance(item, dict) else None), _all_subsets(name)
         if isinstance(subsets, list) and every:  # some MMLU subjects, some MGSM languages: their share
             size = round(size * len(subsets) / len(every))
