@@ -52,6 +52,7 @@ from opencompass.models.openai_api import OpenAISDK  # noqa: E402
 from opencompass.utils import get_logger  # noqa: E402
 
 from lancekit.evaluation.likelihood import (  # noqa: E402
+    GroupPlan,
     LikelihoodError,
     assemble,
     continuation_ids,
@@ -174,14 +175,14 @@ class LanceVLLMScorer(LanceHFBaseModel):
     def _request(self, seqs: list[list[int]]) -> list[list[float]]:
         return [prompt_logprobs(c, ids) for c, ids in zip(self._post(seqs, prompt_logprobs=0), seqs)]
 
-    def _in_flight(self, fn, jobs: list) -> list:
+    def _concurrently(self, fn, jobs: list) -> list:
         workers = max(min(len(jobs), self.in_flight // self.chunk), 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(fn, jobs))
 
     def token_logprobs(self, seqs: list[list[int]]) -> list[list[float]]:
         chunks = [seqs[i:i + self.chunk] for i in range(0, len(seqs), self.chunk)]
-        return [lp for part in self._in_flight(self._request, chunks) for lp in part]
+        return [lp for part in self._concurrently(self._request, chunks) for lp in part]
 
     def _heads(self, heads: list[tuple[list[int], list[int]]]) -> list[tuple[list[float], dict[int, float]]]:
         """For each (prefix, next token ids): the prefix's own log-probabilities and each next
@@ -192,13 +193,13 @@ class LanceVLLMScorer(LanceHFBaseModel):
         return [(prompt_logprobs(c, p), {t: generated_logprob(c, t) for t in nxt})
                 for c, (p, nxt) in zip(choices, heads)]
 
-    def score_groups(self, groups: list[list[list[int]]]) -> list[list[list[float]]]:
-        """Each token's log-probability in each sequence of each group (one item's options):
-        served by one shared-prefix request where `likelihood.head_served` allows, else alone."""
-        plan = plan_groups(groups)
+    def score_groups(self, groups: list[list[list[int]]], plan: GroupPlan) -> list[list[list[float]]]:
+        """Each token's log-probability in each sequence of each group (one item's options), as
+        `plan` (likelihood.plan_groups of `groups`) says: one shared-prefix request for the served
+        options, the others alone."""
         chunks = [[plan.heads[i] for i in c] for c in request_chunks(plan.heads, self.chunk, self.MAX_TOKEN_IDS)]
         solo = [plan.alone[i:i + self.chunk] for i in range(0, len(plan.alone), self.chunk)]
-        done = self._in_flight(lambda job: job[0](job[1]), [(self._heads, c) for c in chunks] +
+        done = self._concurrently(lambda job: job[0](job[1]), [(self._heads, c) for c in chunks] +
                                [(self._request, c) for c in solo])
         return assemble(groups, plan, [x for part in done[:len(chunks)] for x in part],
                         [x for part in done[len(chunks):] for x in part])
@@ -216,18 +217,20 @@ class LanceVLLMScorer(LanceHFBaseModel):
     def prefetch_ppl(self, groups: list[list[list[int]]]) -> None:
         """Score each group's sequences (`score_groups`) and keep them for `get_ppl`."""
         self._stored = {}
-        plan = plan_groups(groups)
-        options = sum(len(g) for g in groups)
-        served = sum(len(s) for s in plan.served)
-        get_logger().info(f"likelihood on vLLM: {served} of {options} options served by their item's shared prefix "
-                          f"({len(plan.heads)} requests), {options - served} scored alone")
+        options = served = requests = 0
         step = max(4 * self.in_flight, self.chunk)  # a few server batches between progress updates
         with tqdm(total=len(groups), desc="likelihood: items scored on vLLM") as bar:
             for start in range(0, len(groups), step):
                 part = groups[start:start + step]
-                for g, lps in zip(part, self.score_groups(part)):
+                plan = plan_groups(part)
+                for g, lps in zip(part, self.score_groups(part, plan)):
                     self._stored.update((_key(s), lp) for s, lp in zip(g, lps))
+                options += sum(len(g) for g in part)
+                served += sum(len(s) for s in plan.served)
+                requests += len(plan.heads)
                 bar.update(len(part))
+        get_logger().info(f"likelihood on vLLM: {served} of {options} options served by their item's shared prefix "
+                          f"({requests} requests), {options - served} scored alone")
 
     def forget(self) -> None:
         self._stored = {}

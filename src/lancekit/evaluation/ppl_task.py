@@ -27,7 +27,8 @@ class GroupedPPLInferencer(PPLInferencer):
     def inference(self, retriever, ice_template=None, prompt_template=None, output_json_filepath=None,
                   output_json_filename=None, normalizing_str=None):
         model = self.model
-        if hasattr(model, "prefetch_ppl") and normalizing_str is None:
+        grouped = hasattr(model, "prefetch_ppl") and normalizing_str is None
+        if grouped:
             labels = self.labels if self.labels is not None else retriever.get_labels(
                 ice_template=ice_template, prompt_template=prompt_template)
             with tempfile.TemporaryDirectory() as scratch, model.recording() as recorded:
@@ -37,5 +38,5 @@ class GroupedPPLInferencer(PPLInferencer):
             return super().inference(retriever, ice_template, prompt_template, output_json_filepath,
                                      output_json_filename, normalizing_str)
         finally:
-            if hasattr(model, "forget"):
+            if grouped:
                 model.forget()

@@ -171,12 +171,6 @@ def _epochs(config: dict, stage: str, name: str) -> float:
     return float(template.get("num_train_epochs", 1.0))
 
 
-def _all_subsets(name: str) -> tuple:
-    from ..evaluation.registry import BENCHMARKS
-
-    return BENCHMARKS[name].all_subsets if name in BENCHMARKS else ()
-
-
 def eval_items(config: dict) -> int:
     """Items one model is evaluated on: every benchmark's, capped at eval.settings.limit."""
     from ..evaluation.registry import BENCHMARKS
@@ -185,9 +179,10 @@ def eval_items(config: dict) -> int:
     total = 0
     for item in config["eval"]["benchmarks"]:  # a name, or {"name", "benchmark"?, "subsets"?, "path"?}
         name = item if isinstance(item, str) else str(item.get("benchmark", item.get("name")))
+        bench = BENCHMARKS.get(name)
         size = (config["eval"].get("arith", {}).get("n", 300) if name == "arith"
-                else BENCHMARKS[name].test_items if name in BENCHMARKS else 1000)
-        subsets, every = (item.get("subsets") if isinstance(item, dict) else None), _all_subsets(name)
+                else bench.test_items if bench else 1000)
+        subsets, every = (item.get("subsets") if isinstance(item, dict) else None), (bench.all_subsets if bench else ())
         if isinstance(subsets, list) and every:  # some MMLU subjects, some MGSM languages: their share
             size = round(size * len(subsets) / len(every))
         total += min(size, limit) if limit else size
